@@ -1,0 +1,7 @@
+"""skemd: ordinal classification with the exact squared Earth Mover's Distance loss."""
+
+from .losses import SquaredEMDLoss, squared_emd_loss
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["SquaredEMDLoss", "squared_emd_loss", "__version__"]
