@@ -168,14 +168,12 @@ def squared_emd_loss(
 
     if ground_distance is None:
         cdf_pred = torch.cumsum(proba, dim=1)
-        if target.dim() == 1 and not target.dtype.is_floating_point:
-            # F_k(t) of a one-hot target is 1 from the true class on.
-            steps = torch.arange(n_classes, device=input.device)
-            cdf_true = (steps >= target.long().unsqueeze(1)).to(dtype)
-        else:
-            cdf_true = torch.cumsum(
-                _target_distribution(target, n_classes, dtype)[0], dim=1
-            )
+        # Class indices go through one_hot, which rejects labels outside 0..K-1;
+        # comparing them with arange would silently read 1-based labels as a class
+        # past the end, and -1 as class 0.
+        cdf_true = torch.cumsum(
+            _target_distribution(target, n_classes, dtype)[0], dim=1
+        )
         per_sample = (cdf_pred - cdf_true).pow(2).mean(dim=1)
     else:
         ground_distance = torch.as_tensor(

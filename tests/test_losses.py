@@ -1,0 +1,816 @@
+"""Tests of the squared EMD losses against independent oracles.
+
+The oracles are plain numpy formulas written from METHOD.md, scipy's
+``energy_distance`` and POT's exact transport solvers. Every formula is also
+differentiated with ``torch.autograd.gradcheck`` in float64.
+"""
+
+import pickle
+
+import numpy as np
+import ot
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.stats import energy_distance
+from torch import nn
+
+from skemd.losses import SquaredEMDLoss, squared_emd_loss
+
+# Device-sensitive tests run on every available device. This local list stands in
+# for a shared ``device`` fixture in tests/conftest.py.
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(
+            not torch.cuda.is_available(), reason="CUDA is not available"
+        ),
+    ),
+]
+
+N_CLASSES = [2, 3, 5, 8]
+DTYPES = [torch.float32, torch.float64]
+# float32 results are compared with a float64 oracle.
+RTOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+ATOL = {torch.float32: 1e-7, torch.float64: 1e-15}
+
+
+# --------------------------------------------------------------------------- #
+# Helpers: data and numpy oracles
+# --------------------------------------------------------------------------- #
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _logits(rng, n, k, scale=2.0):
+    return rng.normal(scale=scale, size=(n, k))
+
+
+def _soft_targets(rng, n, k):
+    return rng.dirichlet(np.ones(k), size=n)
+
+
+def _np_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _np_onehot(y, k):
+    return np.eye(k)[y]
+
+
+def _np_ordered(p, t):
+    """Per-sample (1/K) * sum_k (F_k(p) - F_k(t))**2 with numpy cumsums."""
+    diff = np.cumsum(p, axis=1) - np.cumsum(t, axis=1)
+    return (diff**2).sum(axis=1) / p.shape[1]
+
+
+def _np_matrix(p, t, m):
+    """Per-sample (1/K) * sum_i (p_i - t_i)**2 * (t @ M)_i."""
+    row_weight = t @ m
+    return ((p - t) ** 2 * row_weight).sum(axis=1) / p.shape[1]
+
+
+def _cost_matrix(rng, k):
+    """A learned-style cost: ones on the diagonal, negative entries off it."""
+    m = rng.uniform(0.0, 1.5, size=(k, k)) - 0.5
+    m[-1, 0] = -0.4  # at least one reward, also for K = 2
+    np.fill_diagonal(m, 1.0)
+    return m
+
+
+def _t(array, dtype=torch.float64, device="cpu"):
+    return torch.as_tensor(array, dtype=dtype, device=device)
+
+
+# --------------------------------------------------------------------------- #
+# Ordered form: oracles
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_ordered_matches_numpy_cumsum_onehot_target(k, dtype):
+    rng = _rng(k)
+    z = _logits(rng, 16, k)
+    y = rng.integers(0, k, size=16)
+    y[:k] = np.arange(k)  # every class appears
+
+    loss = squared_emd_loss(_t(z, dtype), torch.as_tensor(y), reduction="none")
+
+    expected = _np_ordered(_np_softmax(z), _np_onehot(y, k))
+    assert loss.dtype == dtype
+    np.testing.assert_allclose(
+        loss.double().numpy(), expected, rtol=RTOL[dtype], atol=ATOL[dtype]
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_ordered_matches_numpy_cumsum_soft_target(k, dtype):
+    rng = _rng(10 + k)
+    z = _logits(rng, 16, k)
+    t = _soft_targets(rng, 16, k)
+
+    loss = squared_emd_loss(_t(z, dtype), _t(t, dtype), reduction="none")
+
+    expected = _np_ordered(_np_softmax(z), t)
+    assert loss.dtype == dtype
+    np.testing.assert_allclose(
+        loss.double().numpy(), expected, rtol=RTOL[dtype], atol=ATOL[dtype]
+    )
+
+
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_ordered_onehot_index_and_onehot_matrix_targets_agree(k):
+    rng = _rng(20 + k)
+    z = _t(_logits(rng, 12, k))
+    y = torch.as_tensor(rng.integers(0, k, size=12))
+
+    by_index = squared_emd_loss(z, y, reduction="none")
+    by_matrix = squared_emd_loss(z, F.one_hot(y, k).double(), reduction="none")
+
+    torch.testing.assert_close(by_index, by_matrix, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_ordered_equals_energy_distance_identity(k):
+    rng = _rng(30 + k)
+    p = _np_softmax(_logits(rng, 8, k))
+    t = _soft_targets(rng, 8, k)
+    support = np.arange(k)
+
+    loss = squared_emd_loss(_t(p), _t(t), reduction="none", from_logits=False)
+
+    for i in range(len(p)):
+        energy = energy_distance(support, support, p[i], t[i])
+        cramer = ((np.cumsum(p[i]) - np.cumsum(t[i])) ** 2).sum()
+        # The identity itself, on integer support 0..K-1 ...
+        np.testing.assert_allclose(energy**2 / 2, cramer, rtol=1e-10)
+        # ... and the loss is that quantity divided by K.
+        np.testing.assert_allclose(loss[i].item(), energy**2 / 2 / k, rtol=1e-10)
+
+
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_ordered_onehot_pairs_equal_exact_emd_over_k(k):
+    # Between two one-hot distributions every CDF difference is 0 or 1, so the
+    # squared l2 and the l1 (the exact W1) coincide: the loss is |i - j| / K.
+    support = np.arange(k, dtype=float)
+    cost = np.abs(support[:, None] - support[None, :])
+    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+
+    loss = squared_emd_loss(
+        _t(_np_onehot(i, k)),
+        torch.as_tensor(j),
+        reduction="none",
+        from_logits=False,
+    )
+
+    for n in range(len(i)):
+        p, t = _np_onehot(i[n], k), _np_onehot(j[n], k)
+        emd = ot.emd2(p, t, cost)
+        w1 = ot.wasserstein_1d(support, support, p, t, p=1)
+        assert emd == pytest.approx(abs(i[n] - j[n]))
+        assert w1 == pytest.approx(abs(i[n] - j[n]))
+        assert loss[n].item() == pytest.approx(emd / k, abs=1e-12)
+
+
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_l1_of_cumsum_difference_is_exact_emd(k):
+    # Validates the oracle's CDF construction: the l1 norm of the same cumsum
+    # difference that _np_ordered squares is the exact 1-D EMD of POT.
+    rng = _rng(40 + k)
+    p = _np_softmax(_logits(rng, 8, k))
+    t = _soft_targets(rng, 8, k)
+    support = np.arange(k, dtype=float)
+    cost = np.abs(support[:, None] - support[None, :])
+
+    for i in range(len(p)):
+        l1 = np.abs(np.cumsum(p[i]) - np.cumsum(t[i])).sum()
+        assert ot.emd2(p[i], t[i], cost) == pytest.approx(l1, rel=1e-9)
+        w1 = ot.wasserstein_1d(support, support, p[i], t[i], p=1)
+        assert w1 == pytest.approx(l1, rel=1e-9)
+
+
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_ordered_loss_is_bounded_by_exact_emd(k):
+    # With d_k = F_k(p) - F_k(t), |d_k| <= 1 and d_K = 0, so
+    # W1**2 / (K - 1) <= sum_k d_k**2 <= W1 (Cauchy-Schwarz and d_k**2 <= |d_k|).
+    rng = _rng(50 + k)
+    p = _np_softmax(_logits(rng, 32, k))
+    y = rng.integers(0, k, size=32)
+    t = _np_onehot(y, k)
+    support = np.arange(k, dtype=float)
+    cost = np.abs(support[:, None] - support[None, :])
+
+    loss = squared_emd_loss(
+        _t(p), torch.as_tensor(y), reduction="none", from_logits=False
+    )
+
+    for i in range(len(p)):
+        w1 = ot.emd2(p[i], t[i], cost)
+        scaled = k * loss[i].item()
+        assert w1**2 / (k - 1) <= scaled + 1e-12
+        assert scaled <= w1 + 1e-12
+
+
+def test_ordered_loss_grows_with_distance_to_true_class():
+    k = 6
+    proba = _t(_np_onehot(np.zeros(k, dtype=int), k) * 0.9 + 0.1 / k)
+    loss = squared_emd_loss(proba, torch.arange(k), reduction="none", from_logits=False)
+    assert torch.all(torch.diff(loss) > 0)
+
+
+# --------------------------------------------------------------------------- #
+# Matrix form: oracles
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_matrix_matches_numpy_formula_onehot_target(k, dtype):
+    rng = _rng(60 + k)
+    z = _logits(rng, 16, k)
+    y = rng.integers(0, k, size=16)
+    m = _cost_matrix(rng, k)
+
+    loss = squared_emd_loss(
+        _t(z, dtype), torch.as_tensor(y), _t(m, dtype), reduction="none"
+    )
+
+    p, t = _np_softmax(z), _np_onehot(y, k)
+    # For a one-hot target the row weight is M[y, :].
+    direct = ((p - t) ** 2 * m[y]).sum(axis=1) / k
+    np.testing.assert_allclose(direct, _np_matrix(p, t, m), rtol=1e-12)
+    assert loss.dtype == dtype
+    np.testing.assert_allclose(
+        loss.double().numpy(), direct, rtol=RTOL[dtype], atol=ATOL[dtype]
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_matrix_matches_numpy_formula_soft_target(k, dtype):
+    rng = _rng(70 + k)
+    z = _logits(rng, 16, k)
+    t = _soft_targets(rng, 16, k)
+    m = _cost_matrix(rng, k)
+
+    loss = squared_emd_loss(_t(z, dtype), _t(t, dtype), _t(m, dtype), reduction="none")
+
+    expected = _np_matrix(_np_softmax(z), t, m)
+    np.testing.assert_allclose(
+        loss.double().numpy(), expected, rtol=RTOL[dtype], atol=ATOL[dtype]
+    )
+
+
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_matrix_onehot_index_and_onehot_matrix_targets_agree(k):
+    rng = _rng(80 + k)
+    z = _t(_logits(rng, 12, k))
+    y = torch.as_tensor(rng.integers(0, k, size=12))
+    m = _t(_cost_matrix(rng, k))
+
+    by_index = squared_emd_loss(z, y, m, reduction="none")
+    by_matrix = squared_emd_loss(z, F.one_hot(y, k).double(), m, reduction="none")
+
+    torch.testing.assert_close(by_index, by_matrix, rtol=1e-14, atol=1e-16)
+
+
+def test_matrix_uses_row_of_true_class_not_column():
+    # An asymmetric matrix tells M[y, i] from M[i, y].
+    m = torch.tensor([[1.0, 2.0, 3.0], [5.0, 1.0, 7.0], [11.0, 13.0, 1.0]])
+    p = torch.tensor([[0.5, 0.3, 0.2]])
+    loss = squared_emd_loss(p, torch.tensor([1]), m, from_logits=False)
+    expected = (0.5**2 * 5.0 + 0.7**2 * 1.0 + 0.2**2 * 7.0) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_matrix_with_ones_is_brier_score_over_k(k):
+    rng = _rng(90 + k)
+    z = _logits(rng, 16, k)
+    y = rng.integers(0, k, size=16)
+    t_soft = _soft_targets(rng, 16, k)
+    ones = torch.ones(k, k, dtype=torch.float64)
+    p = _np_softmax(z)
+
+    hard = squared_emd_loss(_t(z), torch.as_tensor(y), ones, reduction="none")
+    soft = squared_emd_loss(_t(z), _t(t_soft), ones, reduction="none")
+
+    brier_hard = ((p - _np_onehot(y, k)) ** 2).sum(axis=1)
+    brier_soft = ((p - t_soft) ** 2).sum(axis=1)
+    np.testing.assert_allclose(hard.numpy(), brier_hard / k, rtol=1e-12)
+    np.testing.assert_allclose(soft.numpy(), brier_soft / k, rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", N_CLASSES)
+def test_linear_emd_with_onehot_target_is_expected_cost(k):
+    # Documents why the matrix form needs no solver: with a one-hot target all
+    # mass must move to y, so the plan is unique and the exact EMD under D is
+    # sum_i p_i D[i, y]. This checks the identity the formula rests on.
+    rng = _rng(100 + k)
+    d = rng.uniform(0.0, 2.0, size=(k, k))
+    np.fill_diagonal(d, 0.0)
+    p = _np_softmax(_logits(rng, 8, k))
+    y = rng.integers(0, k, size=8)
+
+    for i in range(len(p)):
+        t = _np_onehot(y[i], k)
+        plan = ot.emd(p[i], t, d)
+        np.testing.assert_allclose(plan[:, y[i]], p[i], atol=1e-12)
+        assert ot.emd2(p[i], t, d) == pytest.approx(p[i] @ d[:, y[i]], rel=1e-9)
+
+
+# --------------------------------------------------------------------------- #
+# Gradients
+# --------------------------------------------------------------------------- #
+
+
+def _gradcheck_inputs(k=4, n=5, seed=0):
+    rng = _rng(seed)
+    z = _t(_logits(rng, n, k)).requires_grad_()
+    y = torch.as_tensor(rng.integers(0, k, size=n))
+    t = _t(_soft_targets(rng, n, k))
+    m = _t(_cost_matrix(rng, k))
+    w = _t(rng.uniform(0.1, 2.0, size=n))
+    return z, y, t, m, w
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_gradcheck_logits_onehot_target(form):
+    z, y, _, m, _ = _gradcheck_inputs(seed=1)
+    m = None if form == "ordered" else m
+    assert torch.autograd.gradcheck(lambda z: squared_emd_loss(z, y, m), (z,))
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_gradcheck_logits_and_soft_target(form):
+    z, _, t, m, _ = _gradcheck_inputs(seed=2)
+    m = None if form == "ordered" else m
+    t.requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda z, t: squared_emd_loss(z, t, m, reduction="none"), (z, t)
+    )
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_gradcheck_with_sample_weight(form):
+    z, y, _, m, w = _gradcheck_inputs(seed=3)
+    m = None if form == "ordered" else m
+    assert torch.autograd.gradcheck(
+        lambda z: squared_emd_loss(z, y, m, sample_weight=w), (z,)
+    )
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_gradcheck_probability_input(form):
+    z, y, _, m, _ = _gradcheck_inputs(seed=4)
+    m = None if form == "ordered" else m
+    proba = torch.softmax(z.detach(), dim=1).requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda p: squared_emd_loss(p, y, m, from_logits=False), (proba,)
+    )
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_gradcheck_module_with_cross_entropy(form):
+    z, y, _, m, _ = _gradcheck_inputs(seed=5)
+    criterion = SquaredEMDLoss(None if form == "ordered" else m, ce_weight=0.3)
+    assert torch.autograd.gradcheck(lambda z: criterion(z, y), (z,))
+
+
+def test_gradient_matches_hand_derived_formula():
+    # d/dp_i of (1/K) sum_k (F_k(p) - F_k(t))**2 is (2/K) sum_{k >= i} d_k.
+    rng = _rng(6)
+    k = 5
+    p = _np_softmax(_logits(rng, 3, k))
+    y = rng.integers(0, k, size=3)
+    proba = _t(p).requires_grad_()
+
+    squared_emd_loss(
+        proba, torch.as_tensor(y), reduction="sum", from_logits=False
+    ).backward()
+
+    d = np.cumsum(p, axis=1) - np.cumsum(_np_onehot(y, k), axis=1)
+    expected = 2 / k * np.cumsum(d[:, ::-1], axis=1)[:, ::-1]
+    np.testing.assert_allclose(proba.grad.numpy(), expected, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- #
+# Numerical stability
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_huge_logits_give_finite_loss_and_gradient(form, dtype, device):
+    rng = _rng(7)
+    k = 5
+    z = _t(1e4 * rng.standard_normal((8, k)), dtype, device).requires_grad_()
+    y = torch.as_tensor(rng.integers(0, k, size=8), device=device)
+    m = None if form == "ordered" else _t(_cost_matrix(rng, k), dtype, device)
+    criterion = SquaredEMDLoss(m, ce_weight=0.5).to(device)
+
+    loss = criterion(z, y)
+    loss.backward()
+
+    assert torch.isfinite(loss)
+    assert torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_confident_correct_prediction_has_zero_loss(form, dtype):
+    k = 5
+    y = torch.arange(k)
+    z = 1e4 * F.one_hot(y, k).to(dtype)
+    m = None if form == "ordered" else _t(_cost_matrix(_rng(8), k), dtype)
+
+    loss = squared_emd_loss(z, y, m, reduction="none")
+
+    assert loss.abs().max().item() < 1e-12
+
+
+def test_confident_wrong_prediction_has_exact_distance_loss():
+    k = 4
+    z = 1e4 * F.one_hot(torch.tensor([3, 0]), k).double()
+    loss = squared_emd_loss(z, torch.tensor([0, 2]), reduction="none")
+    torch.testing.assert_close(loss, torch.tensor([3 / 4, 2 / 4], dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------- #
+# Reduction and sample weights
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture
+def batch():
+    rng = _rng(11)
+    k = 4
+    z = _t(_logits(rng, 10, k))
+    y = torch.as_tensor(rng.integers(0, k, size=10))
+    w = _t(rng.uniform(0.0, 3.0, size=10))
+    m = _t(_cost_matrix(rng, k))
+    return z, y, w, m
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_reduction_sum_and_mean_reduce_per_sample_losses(batch, form):
+    z, y, _, m = batch
+    m = None if form == "ordered" else m
+    per_sample = squared_emd_loss(z, y, m, reduction="none")
+
+    assert per_sample.shape == (10,)
+    torch.testing.assert_close(
+        squared_emd_loss(z, y, m, reduction="sum"), per_sample.sum()
+    )
+    torch.testing.assert_close(squared_emd_loss(z, y, m), per_sample.mean())
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_weighted_mean_is_manual_weighted_average(batch, form):
+    z, y, w, m = batch
+    m = None if form == "ordered" else m
+    per_sample = squared_emd_loss(z, y, m, reduction="none").numpy()
+
+    loss = squared_emd_loss(z, y, m, sample_weight=w)
+
+    expected = np.average(per_sample, weights=w.numpy())
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_weighted_sum_and_none_multiply_by_weights(batch):
+    z, y, w, _ = batch
+    per_sample = squared_emd_loss(z, y, reduction="none")
+
+    weighted_none = squared_emd_loss(z, y, sample_weight=w, reduction="none")
+    weighted_sum = squared_emd_loss(z, y, sample_weight=w, reduction="sum")
+
+    torch.testing.assert_close(weighted_none, per_sample * w)
+    torch.testing.assert_close(weighted_sum, (per_sample * w).sum())
+
+
+def test_zero_weights_drop_samples(batch):
+    z, y, w, _ = batch
+    w = w.clone()
+    w[::2] = 0.0
+    keep = w > 0
+
+    weighted = squared_emd_loss(z, y, sample_weight=w)
+    subset = squared_emd_loss(z[keep], y[keep], sample_weight=w[keep])
+
+    torch.testing.assert_close(weighted, subset)
+
+
+def test_uniform_weights_equal_unweighted_mean(batch):
+    z, y, _, _ = batch
+    weighted = squared_emd_loss(z, y, sample_weight=torch.full((10,), 2.5))
+    torch.testing.assert_close(weighted, squared_emd_loss(z, y))
+
+
+def test_sample_weight_accepts_array_like(batch):
+    z, y, w, _ = batch
+    from_list = squared_emd_loss(z, y, sample_weight=w.tolist())
+    torch.testing.assert_close(from_list, squared_emd_loss(z, y, sample_weight=w))
+
+
+# --------------------------------------------------------------------------- #
+# Input validation
+# --------------------------------------------------------------------------- #
+
+
+def test_bad_reduction_raises():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        squared_emd_loss(torch.zeros(2, 3), torch.tensor([0, 1]), reduction="avg")
+
+
+def test_module_bad_reduction_raises():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        SquaredEMDLoss(reduction="batchmean")
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3, 4)])
+def test_input_not_2d_raises(shape):
+    with pytest.raises(ValueError, match=r"input must have shape \(N, K\)"):
+        squared_emd_loss(torch.zeros(shape), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_target_length_mismatch_raises(form):
+    m = None if form == "ordered" else torch.ones(3, 3)
+    with pytest.raises(ValueError, match="input has 4 samples but target has 3"):
+        squared_emd_loss(torch.zeros(4, 3), torch.tensor([0, 1, 2]), m)
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_soft_target_with_wrong_number_of_classes_raises(form):
+    m = None if form == "ordered" else torch.ones(3, 3)
+    with pytest.raises(ValueError, match="Soft targets have 4 columns .* 3 classes"):
+        squared_emd_loss(torch.zeros(2, 3), torch.full((2, 4), 0.25), m)
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_target_with_three_dims_raises(form):
+    m = None if form == "ordered" else torch.ones(3, 3)
+    with pytest.raises(ValueError, match="target must be class indices"):
+        squared_emd_loss(torch.zeros(2, 3), torch.zeros(2, 3, 1), m)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (4, 4), (3,)])
+def test_ground_distance_of_wrong_shape_raises(shape):
+    with pytest.raises(ValueError, match=r"ground_distance must have shape \(3, 3\)"):
+        squared_emd_loss(torch.zeros(2, 3), torch.tensor([0, 1]), torch.ones(shape))
+
+
+def test_module_ground_distance_of_wrong_shape_raises():
+    criterion = SquaredEMDLoss(torch.ones(4, 4))
+    with pytest.raises(ValueError, match=r"ground_distance must have shape \(3, 3\)"):
+        criterion(torch.zeros(2, 3), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bool])
+def test_non_integer_1d_target_raises(form, dtype):
+    m = None if form == "ordered" else torch.ones(3, 3)
+    with pytest.raises(TypeError, match="must hold integer class indices"):
+        squared_emd_loss(torch.zeros(2, 3), torch.tensor([0, 1]).to(dtype), m)
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+@pytest.mark.parametrize("label", [-1, 3])
+def test_class_index_out_of_range_raises(form, label):
+    # Labels 1..K instead of 0..K-1 are a common slip with ordinal data; they
+    # must not be silently read as a class past the end (or, for -1, class 0).
+    m = None if form == "ordered" else torch.ones(3, 3)
+    with pytest.raises(RuntimeError, match="Class values must be"):
+        squared_emd_loss(torch.zeros(2, 3), torch.tensor([0, label]), m)
+
+
+def test_sample_weight_of_wrong_shape_raises():
+    with pytest.raises(ValueError, match="sample_weight has shape"):
+        squared_emd_loss(
+            torch.zeros(3, 3), torch.tensor([0, 1, 2]), sample_weight=torch.ones(2)
+        )
+
+
+@pytest.mark.parametrize(
+    "target_dtype", [torch.int8, torch.int32, torch.int64, torch.uint8]
+)
+def test_any_integer_target_dtype_is_accepted(target_dtype):
+    z = _t(_logits(_rng(12), 3, 3))
+    y = torch.tensor([0, 2, 1])
+    loss = squared_emd_loss(z, y.to(target_dtype))
+    torch.testing.assert_close(loss, squared_emd_loss(z, y))
+
+
+# --------------------------------------------------------------------------- #
+# Devices
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_loss_on_device_matches_numpy_oracle(form, device):
+    rng = _rng(13)
+    k = 5
+    z = _logits(rng, 16, k)
+    y = rng.integers(0, k, size=16)
+    m = _cost_matrix(rng, k)
+
+    gd = None if form == "ordered" else _t(m, device=device)
+    loss = squared_emd_loss(
+        _t(z, device=device),
+        torch.as_tensor(y, device=device),
+        gd,
+        reduction="none",
+    )
+
+    p, t = _np_softmax(z), _np_onehot(y, k)
+    expected = _np_ordered(p, t) if form == "ordered" else _np_matrix(p, t, m)
+    assert loss.device.type == device
+    np.testing.assert_allclose(loss.cpu().numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_module_buffer_follows_to_device_and_dtype(device):
+    m = torch.ones(3, 3, dtype=torch.float32)
+    criterion = SquaredEMDLoss(m).to(device).to(torch.float64)
+
+    assert criterion.ground_distance.device.type == device
+    assert criterion.ground_distance.dtype == torch.float64
+    loss = criterion(
+        torch.zeros(2, 3, dtype=torch.float64, device=device),
+        torch.tensor([0, 2], device=device),
+    )
+    assert loss.device.type == device
+
+
+def test_ground_distance_on_cpu_is_moved_to_input_dtype():
+    z = _t(_logits(_rng(14), 4, 3), torch.float32)
+    y = torch.tensor([0, 1, 2, 1])
+    loss = squared_emd_loss(z, y, torch.ones(3, 3, dtype=torch.float64))
+    assert loss.dtype == torch.float32
+
+
+# --------------------------------------------------------------------------- #
+# SquaredEMDLoss module
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_module_equals_function(batch, form, reduction):
+    z, y, w, m = batch
+    m = None if form == "ordered" else m
+    criterion = SquaredEMDLoss(m, reduction=reduction)
+
+    torch.testing.assert_close(
+        criterion(z, y), squared_emd_loss(z, y, m, reduction=reduction)
+    )
+    torch.testing.assert_close(
+        criterion(z, y, sample_weight=w),
+        squared_emd_loss(z, y, m, reduction=reduction, sample_weight=w),
+    )
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_module_mix_is_weighted_cross_entropy_plus_emd(batch, form):
+    z, y, _, m = batch
+    m = None if form == "ordered" else m
+    criterion = SquaredEMDLoss(m, ce_weight=0.7, emd_weight=2.0)
+
+    expected = 0.7 * F.cross_entropy(z, y) + 2.0 * squared_emd_loss(z, y, m)
+
+    torch.testing.assert_close(criterion(z, y), expected)
+
+
+def test_module_mix_with_soft_targets_uses_soft_cross_entropy(batch):
+    z, _, _, m = batch
+    t = _t(_soft_targets(_rng(15), 10, 4))
+    criterion = SquaredEMDLoss(m, ce_weight=0.4, emd_weight=1.5)
+
+    expected = 0.4 * F.cross_entropy(z, t) + 1.5 * squared_emd_loss(z, t, m)
+
+    torch.testing.assert_close(criterion(z, t), expected)
+
+
+def test_module_cross_entropy_only(batch):
+    z, y, _, _ = batch
+    criterion = SquaredEMDLoss(ce_weight=1.0, emd_weight=0.0)
+    torch.testing.assert_close(criterion(z, y), F.cross_entropy(z, y))
+
+
+def test_module_mix_from_probabilities_uses_log_of_input(batch):
+    z, y, _, _ = batch
+    proba = torch.softmax(z, dim=1)
+    criterion = SquaredEMDLoss(ce_weight=0.5, from_logits=False)
+
+    expected = 0.5 * F.nll_loss(torch.log(proba), y) + squared_emd_loss(
+        proba, y, from_logits=False
+    )
+
+    torch.testing.assert_close(criterion(proba, y), expected)
+
+
+def test_module_weighted_mix_is_weighted_average_of_mix(batch):
+    z, y, w, m = batch
+    criterion = SquaredEMDLoss(m, ce_weight=0.7)
+    per_sample = 0.7 * F.cross_entropy(z, y, reduction="none") + squared_emd_loss(
+        z, y, m, reduction="none"
+    )
+    expected = np.average(per_sample.numpy(), weights=w.numpy())
+    assert criterion(z, y, sample_weight=w).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_module_ground_distance_is_in_state_dict():
+    m = torch.arange(9.0).reshape(3, 3)
+    state = SquaredEMDLoss(m).state_dict()
+    assert "ground_distance" in state
+    torch.testing.assert_close(state["ground_distance"], m)
+
+
+def test_module_ground_distance_from_numpy_integer_array_is_float():
+    criterion = SquaredEMDLoss(np.ones((3, 3), dtype=int))
+    assert criterion.ground_distance.dtype == torch.get_default_dtype()
+
+
+def test_assigning_new_ground_distance_changes_result(batch):
+    z, y, _, m = batch
+    criterion = SquaredEMDLoss(m)
+    before = criterion(z, y)
+
+    criterion.ground_distance = torch.ones(4, 4)
+
+    after = criterion(z, y)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, squared_emd_loss(z, y, torch.ones(4, 4)))
+    torch.testing.assert_close(
+        criterion.state_dict()["ground_distance"], torch.ones(4, 4)
+    )
+
+
+def test_assigning_ground_distance_to_ordered_module_switches_form(batch):
+    z, y, _, m = batch
+    criterion = SquaredEMDLoss()
+    assert "ground_distance" not in criterion.state_dict()
+
+    criterion.ground_distance = m
+
+    torch.testing.assert_close(criterion(z, y), squared_emd_loss(z, y, m))
+    assert "ground_distance" in criterion.state_dict()
+
+
+def test_module_pickle_round_trip(batch):
+    z, y, _, m = batch
+    criterion = SquaredEMDLoss(m, ce_weight=0.3, emd_weight=0.8, reduction="sum")
+
+    clone = pickle.loads(pickle.dumps(criterion))
+
+    assert (clone.ce_weight, clone.emd_weight, clone.reduction) == (0.3, 0.8, "sum")
+    torch.testing.assert_close(clone.ground_distance, criterion.ground_distance)
+    torch.testing.assert_close(clone(z, y), criterion(z, y))
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_module_as_skorch_criterion(form):
+    from skorch import NeuralNetClassifier
+
+    rng = _rng(16)
+    k = 3
+    X = rng.normal(size=(40, 5)).astype(np.float32)
+    y = rng.integers(0, k, size=40).astype(np.int64)
+    m = None if form == "ordered" else _t(_cost_matrix(rng, k), torch.float32)
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = NeuralNetClassifier(
+            nn.Linear,
+            module__in_features=5,
+            module__out_features=k,
+            criterion=SquaredEMDLoss,
+            criterion__ground_distance=m,
+            criterion__ce_weight=0.5,
+            max_epochs=2,
+            lr=0.1,
+            batch_size=16,
+            train_split=None,
+        )
+        net.initialize()
+        initial_weight = net.module_.weight.detach().clone()
+        net.fit(X, y)
+
+    assert isinstance(net.criterion_, SquaredEMDLoss)
+    assert net.criterion_.ce_weight == 0.5
+    if m is not None:
+        torch.testing.assert_close(net.criterion_.ground_distance, m)
+    train_loss = net.history[:, "train_loss"]
+    assert len(train_loss) == 2
+    assert np.isfinite(train_loss).all()
+    assert not torch.equal(net.module_.weight.detach(), initial_weight)
