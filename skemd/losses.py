@@ -80,9 +80,7 @@ def _reduce(
 
 def _check_reduction(reduction: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(
-            f"reduction must be one of {_REDUCTIONS}; got {reduction!r}."
-        )
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}.")
 
 
 def squared_emd_loss(
@@ -150,7 +148,8 @@ def squared_emd_loss(
     >>> from skemd.losses import squared_emd_loss
     >>> logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 0.0, 4.0]])
     >>> target = torch.tensor([0, 0])
-    >>> [round(v, 4) for v in squared_emd_loss(logits, target, reduction="none").tolist()]
+    >>> loss = squared_emd_loss(logits, target, reduction="none")
+    >>> [round(v, 4) for v in loss.tolist()]
     [0.0005, 0.6319]
     """
     _check_reduction(reduction)

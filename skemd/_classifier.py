@@ -1,0 +1,606 @@
+"""The scikit-learn estimator: a neural network trained with the squared EMD loss."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch.callbacks import Callback
+
+from ._decision import DECISIONS, decide
+from ._net import MLP, EMDNet, InMemoryDataset
+from .ground_distance import (
+    check_ground_distance,
+    ordinal_distance,
+    to_loss_matrix,
+    uniform_distance,
+)
+from .losses import SquaredEMDLoss
+
+_PREDICT_BATCH_SIZE = 8192
+
+
+class _TrainingMonitor(Callback):
+    """Stop on a plateau or a non-finite loss; keep the best net when validating.
+
+    The stopping rule is scikit-learn's MLP rule: training stops once the score
+    has failed to improve by ``tol`` for more than ``n_iter_no_change`` epochs in a
+    row. Without validation the score is minus the training loss.
+    """
+
+    def __init__(self, tol, n_iter_no_change, early_stopping):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+
+    def on_train_begin(self, net, **kwargs):
+        self.best_score_ = -np.inf
+        self.best_loss_ = np.inf
+        self.no_improvement_count_ = 0
+        self.best_state_ = None
+        self.converged_ = False
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = net.history[-1]
+        loss = epoch["train_loss"]
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"The training loss became {loss} at epoch {epoch['epoch']}. "
+                "Lower learning_rate_init, standardise the features, or raise alpha."
+            )
+        if self.early_stopping:
+            valid_loss = epoch["valid_loss"]
+            if not np.isfinite(valid_loss):
+                raise FloatingPointError(
+                    f"The validation loss became {valid_loss} at epoch "
+                    f"{epoch['epoch']}."
+                )
+            score = -valid_loss
+            improved = score >= self.best_score_ + self.tol
+            if score > self.best_score_:
+                self.best_score_ = score
+                self.best_state_ = {
+                    key: value.detach().clone()
+                    for key, value in net.module_.state_dict().items()
+                }
+                net.history.record("best_epoch", True)
+        else:
+            improved = loss <= self.best_loss_ - self.tol
+            self.best_loss_ = min(self.best_loss_, loss)
+        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
+        if self.no_improvement_count_ > self.n_iter_no_change:
+            self.converged_ = True
+            # skorch's documented way for a callback to end training.
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+        self.best_state_ = None
+
+
+def _resolve_device(device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; use "
+            "device='auto' to fall back to the CPU."
+        )
+    return resolved
+
+
+def _class_order_of(y) -> np.ndarray | None:
+    """The categories of a pandas ordered Categorical, else None."""
+    dtype = getattr(y, "dtype", None)
+    if getattr(dtype, "ordered", False) and hasattr(dtype, "categories"):
+        return np.asarray(dtype.categories)
+    return None
+
+
+class EMDClassifier(ClassifierMixin, BaseEstimator):
+    """Neural-network classifier trained with the exact squared EMD loss.
+
+    The network (a multi-layer perceptron by default, or any torch module) is
+    trained with the squared Earth Mover's Distance of Hou, Yu & Samaras between
+    its predicted distribution and the true class, under a ground distance between
+    classes: the class order for ordinal targets, a matrix of your own, or every
+    wrong class equally far. A wrong prediction is charged by how far it lies from
+    the truth.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Width of each hidden layer of the default network.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Activation of the hidden layers of the default network.
+    ground_distance : {"ordinal", "uniform"} or array-like of shape \
+            (n_classes, n_classes), default="ordinal"
+        Distance between classes. ``"ordinal"`` uses the class order (classes one
+        step apart: the exact one-dimensional squared EMD); ``"uniform"`` makes every
+        wrong class equally far (the Brier score); a matrix gives the distance of
+        each pair, in the order of ``classes_``.
+    ce_weight : float, default=0.0
+        Weight of a cross-entropy term added to the loss.
+    emd_weight : float, default=1.0
+        Weight of the squared-EMD term.
+    decision : {"argmax", "median", "expected_cost"}, default="argmax"
+        How :meth:`predict` turns a predicted distribution into a class: the most
+        probable class, the median class (minimises the expected absolute rank
+        error), or the class of least expected cost under ``ground_distance_``.
+    classes : array-like, default=None
+        The class order, lowest first. ``None`` takes the categories of a pandas
+        ordered ``Categorical`` target, else the sorted labels.
+    solver : {"adam", "sgd"}, default="adam"
+        The optimiser.
+    alpha : float, default=1e-4
+        Strength of the L2 penalty on the weights (not the biases), scaled as in
+        scikit-learn's ``MLPClassifier``: ``alpha / (2 n_samples) * ||W||^2``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Learning rate of the optimiser.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Whether to shuffle the samples at every epoch.
+    tol : float, default=1e-4
+        Minimum improvement of the loss (or of the validation score with
+        ``early_stopping``) that counts as progress.
+    momentum : float, default=0.9
+        Momentum of the SGD solver.
+    nesterovs_momentum : bool, default=True
+        Whether the SGD solver uses Nesterov momentum.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Exponential decay rates of the Adam moment estimates.
+    epsilon : float, default=1e-8
+        Numerical stability term of Adam.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified), stop
+        when the validation loss stops improving, and keep the best network.
+    validation_fraction : float, default=0.1
+        Share of the training data held out with ``early_stopping``.
+    n_iter_no_change : int, default=10
+        Number of epochs without progress after which training stops.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer of the default network.
+    module : torch.nn.Module instance or class, default=None
+        A network to train instead of the default one. It maps a batch of ``X`` to
+        one logit per class. An instance is copied at every fit; a class is
+        instantiated with ``module_params``.
+    module_params : dict, default=None
+        Keyword arguments of ``module`` when it is a class.
+    device : str or torch.device, default="auto"
+        Where to train: ``"auto"`` picks CUDA when it is available, else the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation split.
+        The global torch random state is left untouched.
+    verbose : int, default=0
+        Print a line of progress per epoch when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The classes, in order.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` has string column names.
+    ground_distance_ : ndarray of shape (n_classes, n_classes)
+        The ground distance between classes, in the order of ``classes_``.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    n_iter_ : int
+        Number of epochs run.
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    best_loss_ : float or None
+        Lowest training loss, or None with ``early_stopping``.
+    validation_scores_ : list of float or None
+        Minus the validation loss of each epoch with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``, or None.
+
+    See Also
+    --------
+    skemd.losses.squared_emd_loss : The loss, usable on its own in torch.
+
+    References
+    ----------
+    .. [1] L. Hou, C.-P. Yu and D. Samaras, "Squared Earth Mover's Distance-based
+       Loss for Training Deep Neural Networks", arXiv:1611.05916, 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skemd import EMDClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = np.digitize(X[:, 0] + 0.1 * rng.normal(size=200), [-1, 0, 1])
+    >>> clf = EMDClassifier(max_iter=50, random_state=0).fit(X, y)
+    >>> clf.classes_
+    array([0, 1, 2, 3])
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 4)
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "ground_distance": [StrOptions({"ordinal", "uniform"}), "array-like"],
+        "ce_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "emd_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "decision": [StrOptions(set(DECISIONS))],
+        "classes": ["array-like", None],
+        "solver": [StrOptions({"adam", "sgd"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "module": [None, torch.nn.Module, type],
+        "module_params": [dict, None],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        ground_distance="ordinal",
+        ce_weight=0.0,
+        emd_weight=1.0,
+        decision="argmax",
+        classes=None,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        shuffle=True,
+        tol=1e-4,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        dropout=0.0,
+        module=None,
+        module_params=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.ground_distance = ground_distance
+        self.ce_weight = ce_weight
+        self.emd_weight = emd_weight
+        self.decision = decision
+        self.classes = classes
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.tol = tol
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.module = module
+        self.module_params = module_params
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; with a custom ``module``, any array shape the module
+            accepts (for example images of shape (n_samples, C, H, W)).
+        y : array-like of shape (n_samples,)
+            Class labels. A pandas ordered ``Categorical`` gives the class order.
+
+        Returns
+        -------
+        self : EMDClassifier
+            The fitted estimator.
+        """
+        order = _class_order_of(y)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float32,
+            allow_nd=self.module is not None,
+            y_numeric=False,
+            multi_output=False,
+        )
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_, y_index = self._encode_classes(y, order)
+        n_classes = len(self.classes_)
+        distance, loss_matrix = self._ground_distance(n_classes)
+
+        device = _resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        X_train, y_train, valid = self._split(X, y_index, rng)
+        train = InMemoryDataset(torch.from_numpy(X_train), torch.from_numpy(y_train))
+        train = train.to(device)
+        if valid is not None:
+            valid = valid.to(device)
+
+        batch_size = (
+            min(200, len(X_train)) if self.batch_size == "auto" else self.batch_size
+        )
+        batch_size = min(batch_size, len(X_train))
+        monitor = _TrainingMonitor(self.tol, self.n_iter_no_change, self.early_stopping)
+        cuda_devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            module = self._build_module(X.shape[1], n_classes)
+            net = EMDNet(
+                module=module,
+                criterion=SquaredEMDLoss,
+                criterion__ground_distance=loss_matrix,
+                criterion__ce_weight=self.ce_weight,
+                criterion__emd_weight=self.emd_weight,
+                **self._optimizer_params(len(X_train)),
+                batch_size=batch_size,
+                iterator_train__shuffle=self.shuffle,
+                iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
+                max_epochs=self.max_iter,
+                train_split=None if valid is None else _FixedSplit(valid),
+                callbacks=[("monitor", monitor)],
+                device=device,
+                verbose=self.verbose,
+            )
+            net.fit(train, None)
+        # The validation data are not part of the model.
+        net.train_split = None
+
+        history = net.history
+        self.net_ = net
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
+        if self.early_stopping:
+            self.validation_scores_ = [-float(v) for v in history[:, "valid_loss"]]
+            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_)
+        self.ground_distance_ = distance
+        if not monitor.converged_ and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Maximum iterations ({self.max_iter}) reached and the optimization "
+                "hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _encode_classes(self, y, order):
+        if self.classes is not None:
+            classes = np.asarray(self.classes)
+            if classes.ndim != 1:
+                raise ValueError("classes must be a one-dimensional list of labels.")
+            if len(np.unique(classes)) != len(classes):
+                raise ValueError(f"classes has repeated labels: {list(classes)}.")
+        elif order is not None:
+            classes = order
+        else:
+            classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                "Classifier can't train when only one class is present: got the "
+                f"single class {classes[0]!r}."
+            )
+        try:
+            lookup = {label: index for index, label in enumerate(classes.tolist())}
+            y_index = np.array([lookup[label] for label in y.tolist()], dtype=np.int64)
+        except (KeyError, TypeError):
+            present = np.unique(y)
+            missing = [
+                label
+                for label in present.tolist()
+                if label not in set(classes.tolist())
+            ]
+            source = (
+                "classes" if self.classes is not None else "the target's categories"
+            )
+            raise ValueError(
+                f"y contains labels that {source} does not cover: {missing[:10]}."
+                f" {source} is {list(classes.tolist())}."
+            ) from None
+        return classes, y_index
+
+    def _ground_distance(self, n_classes):
+        """The ground distance and the matrix the loss uses (None: class order)."""
+        spec = self.ground_distance
+        if isinstance(spec, str):
+            if spec == "ordinal":
+                return ordinal_distance(n_classes), None
+            distance = uniform_distance(n_classes)
+        else:
+            distance = check_ground_distance(spec, n_classes)
+        return distance, torch.as_tensor(to_loss_matrix(distance), dtype=torch.float32)
+
+    def _split(self, X, y_index, rng):
+        if not self.early_stopping:
+            return X, y_index, None
+        counts = np.bincount(y_index)
+        n_valid = int(np.ceil(self.validation_fraction * len(X)))
+        stratify = (
+            y_index
+            if counts[counts > 0].min() >= 2 and n_valid >= np.count_nonzero(counts)
+            else None
+        )
+        X_train, X_valid, y_train, y_valid = train_test_split(
+            X,
+            y_index,
+            test_size=self.validation_fraction,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+            stratify=stratify,
+        )
+        if len(X_train) == 0 or len(X_valid) == 0:
+            raise ValueError(f"early_stopping needs at least 2 samples; got {len(X)}.")
+        valid = InMemoryDataset(torch.from_numpy(X_valid), torch.from_numpy(y_valid))
+        return X_train, y_train, valid
+
+    def _build_module(self, n_features, n_classes):
+        if self.module is None:
+            return MLP(
+                n_features,
+                n_classes,
+                hidden_layer_sizes=tuple(
+                    np.atleast_1d(self.hidden_layer_sizes).tolist()
+                ),
+                activation=self.activation,
+                dropout=self.dropout,
+            )
+        if isinstance(self.module, torch.nn.Module):
+            return copy.deepcopy(self.module)
+        if inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module):
+            return self.module(**(self.module_params or {}))
+        raise TypeError(
+            "module must be a torch.nn.Module instance or subclass; got "
+            f"{self.module!r}."
+        )
+
+    def _optimizer_params(self, n_samples):
+        weight_decay = self.alpha / n_samples
+        if self.solver == "adam":
+            return {
+                "optimizer": torch.optim.Adam,
+                "lr": self.learning_rate_init,
+                "optimizer__betas": (self.beta_1, self.beta_2),
+                "optimizer__eps": self.epsilon,
+                "optimizer__weight_decay": weight_decay,
+            }
+        return {
+            "optimizer": torch.optim.SGD,
+            "lr": self.learning_rate_init,
+            "optimizer__momentum": self.momentum,
+            "optimizer__nesterov": self.nesterovs_momentum and self.momentum > 0,
+            "optimizer__weight_decay": weight_decay,
+        }
+
+    # ------------------------------------------------------------- predict
+
+    def _logits(self, X) -> torch.Tensor:
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, dtype=np.float32, allow_nd=self.module is not None, reset=False
+        )
+        return self.net_.forward(InMemoryDataset(torch.from_numpy(X)))
+
+    def predict_proba(self, X):
+        """Predicted distribution over the classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns follow ``classes_``.
+        """
+        return torch.softmax(self._logits(X).double(), dim=1).numpy()
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return torch.log_softmax(self._logits(X).double(), dim=1).numpy()
+
+    def predict(self, X):
+        """Predicted class of each sample, chosen by ``decision``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        index = decide(proba, self.decision, self.ground_distance_)
+        return self.classes_[index]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class _FixedSplit:
+    """skorch ``train_split`` that returns a validation set made in advance."""
+
+    def __init__(self, valid):
+        self.valid = valid
+
+    def __call__(self, dataset, y=None, **kwargs):
+        return dataset, self.valid

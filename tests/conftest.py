@@ -1,0 +1,12 @@
+import pytest
+import torch
+
+DEVICES = ["cpu", "cuda"]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Run a test on the CPU, and again on CUDA where a GPU is present."""
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    return request.param

@@ -1,0 +1,421 @@
+"""Behaviour of EMDClassifier as a scikit-learn estimator."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from skemd import EMDClassifier
+
+
+def _ordinal_problem(n_samples=300, n_classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3))
+    latent = X[:, 0] + 0.5 * X[:, 1] + 0.2 * rng.normal(size=n_samples)
+    cuts = np.quantile(latent, np.linspace(0, 1, n_classes + 1)[1:-1])
+    return X, np.digitize(latent, cuts)
+
+
+def _fast(**params):
+    defaults = dict(
+        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=30, random_state=0
+    )
+    defaults.update(params)
+    return EMDClassifier(**defaults)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def test_learns_an_ordinal_problem():
+    X, y = _ordinal_problem()
+    clf = _fast(max_iter=100).fit(X, y)
+    assert clf.score(X, y) > 0.8
+    assert np.mean(np.abs(clf.predict(X) - y)) < 0.25
+
+
+def test_predict_returns_labels_in_the_given_class_order():
+    X, y = _ordinal_problem()
+    names = np.array(["low", "mid", "high", "top"])
+    clf = _fast(classes=["low", "mid", "high", "top"]).fit(X, names[y])
+    assert list(clf.classes_) == ["low", "mid", "high", "top"]
+    proba = clf.predict_proba(X)
+    assert np.array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    # Column k is the probability of classes_[k]: the low class goes with low x.
+    low_x = X[:, 0] < np.quantile(X[:, 0], 0.1)
+    assert proba[low_x, 0].mean() > proba[low_x, 3].mean()
+
+
+def test_string_labels_default_to_sorted_order():
+    X, y = _ordinal_problem(n_classes=3)
+    labels = np.array(["c", "a", "b"])[y]
+    clf = _fast().fit(X, labels)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert set(clf.predict(X)) <= {"a", "b", "c"}
+
+
+def test_predict_proba_rows_are_distributions():
+    X, y = _ordinal_problem()
+    proba = _fast().fit(X, y).predict_proba(X)
+    assert proba.shape == (len(X), 4)
+    assert np.all(proba >= 0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_predict_log_proba_is_log_of_predict_proba():
+    X, y = _ordinal_problem()
+    clf = _fast().fit(X, y)
+    np.testing.assert_allclose(
+        np.exp(clf.predict_log_proba(X)), clf.predict_proba(X), rtol=1e-10
+    )
+
+
+def test_ordered_categorical_target_gives_the_class_order():
+    pd = pytest.importorskip("pandas")
+    X, y = _ordinal_problem(n_classes=3)
+    order = ["small", "medium", "large"]
+    target = pd.Series(
+        pd.Categorical(np.array(order)[y], categories=order, ordered=True)
+    )
+    clf = _fast().fit(pd.DataFrame(X, columns=["a", "b", "c"]), target)
+    assert list(clf.classes_) == order
+    assert list(clf.feature_names_in_) == ["a", "b", "c"]
+
+
+def test_unordered_categorical_target_uses_sorted_labels():
+    pd = pytest.importorskip("pandas")
+    X, y = _ordinal_problem(n_classes=3)
+    target = pd.Categorical(np.array(["small", "medium", "large"])[y])
+    clf = _fast().fit(X, target)
+    assert list(clf.classes_) == ["large", "medium", "small"]
+
+
+def test_missing_column_at_predict_is_an_error():
+    pd = pytest.importorskip("pandas")
+    X, y = _ordinal_problem()
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    clf = _fast().fit(frame, y)
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(frame.drop(columns="b").assign(d=0.0))
+
+
+def test_wrong_number_of_features_at_predict():
+    X, y = _ordinal_problem()
+    clf = _fast().fit(X, y)
+    with pytest.raises(ValueError, match="3 features"):
+        clf.predict(X[:, :2])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_is_rejected(bad):
+    X, y = _ordinal_problem()
+    X[5, 1] = bad
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        _fast().fit(X, y)
+
+
+def test_labels_not_covered_by_classes():
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match=r"does not cover: \[3\]"):
+        _fast(classes=[0, 1, 2]).fit(X, y)
+
+
+def test_classes_with_repeated_labels():
+    X, y = _ordinal_problem(n_classes=2)
+    with pytest.raises(ValueError, match="repeated"):
+        _fast(classes=[0, 1, 1]).fit(X, y)
+
+
+def test_classes_may_include_a_class_without_samples():
+    X, y = _ordinal_problem(n_classes=3)
+    clf = _fast(classes=[0, 1, 2, 3]).fit(X, y)
+    assert clf.predict_proba(X).shape == (len(X), 4)
+    assert clf.ground_distance_.shape == (4, 4)
+
+
+def test_single_class_is_an_error():
+    X, _ = _ordinal_problem()
+    with pytest.raises(ValueError, match="only one class"):
+        _fast().fit(X, np.zeros(len(X)))
+
+
+def test_continuous_target_is_an_error():
+    X, _ = _ordinal_problem()
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _fast().fit(X, np.linspace(0, 1, len(X)))
+
+
+@pytest.mark.parametrize(
+    "matrix, message",
+    [
+        (np.ones((3, 3)), r"shape \(4, 4\)"),
+        (-np.ones((4, 4)), "negative"),
+        (np.full((4, 4), np.nan), "NaN"),
+        (np.zeros((4, 4)), "zero between every pair"),
+    ],
+)
+def test_invalid_ground_distance_matrix(matrix, message):
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match=message):
+        _fast(ground_distance=matrix).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("alpha", -1.0),
+        ("max_iter", 0),
+        ("ground_distance", "euclidean"),
+        ("activation", "gelu"),
+        ("validation_fraction", 1.0),
+        ("batch_size", 0),
+    ],
+)
+def test_invalid_hyper_parameter_is_named(param, value):
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match=f"'{param}' parameter"):
+        _fast(**{param: value}).fit(X, y)
+
+
+def test_cuda_without_a_gpu_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        _fast(device="cuda").fit(X, y)
+
+
+def test_nan_loss_stops_training_with_an_error():
+    X, y = _ordinal_problem()
+    clf = _fast(solver="sgd", learning_rate_init=1e30, momentum=0.0)
+    with pytest.raises(FloatingPointError, match="training loss became nan"):
+        clf.fit(X * 1e6, y)
+
+
+@pytest.mark.parametrize("ground_distance", ["ordinal", "uniform"])
+def test_ground_distance_attribute(ground_distance):
+    X, y = _ordinal_problem()
+    clf = _fast(ground_distance=ground_distance).fit(X, y)
+    steps = np.arange(4)
+    expected = (
+        np.abs(steps[:, None] - steps[None, :])
+        if ground_distance == "ordinal"
+        else 1.0 - np.eye(4)
+    )
+    np.testing.assert_array_equal(clf.ground_distance_, expected)
+
+
+def test_user_matrix_is_kept_as_ground_distance():
+    X, y = _ordinal_problem(n_classes=3)
+    matrix = np.array([[0, 1, 3], [1, 0, 2], [3, 2, 0]], dtype=float)
+    clf = _fast(ground_distance=matrix).fit(X, y)
+    np.testing.assert_array_equal(clf.ground_distance_, matrix)
+    loss_matrix = clf.net_.criterion_.ground_distance.numpy()
+    np.testing.assert_allclose(
+        loss_matrix, [[1, 1 / 3, 1], [1 / 3, 1, 2 / 3], [1, 2 / 3, 1]]
+    )
+
+
+def test_ce_weight_reaches_the_criterion():
+    X, y = _ordinal_problem()
+    clf = _fast(ce_weight=0.7, emd_weight=0.3, max_iter=2).fit(X, y)
+    assert clf.net_.criterion_.ce_weight == 0.7
+    assert clf.net_.criterion_.emd_weight == 0.3
+
+
+def test_same_seed_same_predictions_and_global_rng_untouched():
+    X, y = _ordinal_problem()
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = _fast(dropout=0.2, early_stopping=True).fit(X, y).predict_proba(X)
+    after = torch.get_rng_state()
+    second = _fast(dropout=0.2, early_stopping=True).fit(X, y).predict_proba(X)
+    assert torch.equal(before, after)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_different_seeds_give_different_networks():
+    X, y = _ordinal_problem()
+    first = _fast(random_state=0).fit(X, y).predict_proba(X)
+    second = _fast(random_state=1).fit(X, y).predict_proba(X)
+    assert not np.allclose(first, second)
+
+
+def test_training_attributes():
+    X, y = _ordinal_problem()
+    clf = _fast(max_iter=7).fit(X, y)
+    assert clf.n_iter_ == 7
+    assert len(clf.loss_curve_) == 7
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    assert clf.validation_scores_ is None
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+def test_max_iter_without_convergence_warns():
+    X, y = _ordinal_problem()
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        _fast(max_iter=2).fit(X, y)
+
+
+def test_plateau_stops_training_early():
+    X, y = _ordinal_problem()
+    clf = _fast(max_iter=500, tol=1e-2, n_iter_no_change=3).fit(X, y)
+    assert clf.n_iter_ < 500
+
+
+def test_early_stopping_keeps_the_best_validation_network():
+    X, y = _ordinal_problem(n_samples=400)
+    clf = _fast(early_stopping=True, max_iter=60, n_iter_no_change=5).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+    # The kept network is the best one: scoring it again reproduces the best score.
+    history = clf.net_.history
+    best = int(np.argmax(clf.validation_scores_))
+    assert history[best, "best_epoch"]
+
+
+def test_sgd_solver_trains():
+    X, y = _ordinal_problem()
+    clf = _fast(solver="sgd", learning_rate_init=0.2, max_iter=60).fit(X, y)
+    assert clf.score(X, y) > 0.7
+
+
+def test_alpha_penalises_weights_not_biases():
+    X, y = _ordinal_problem()
+    clf = _fast(alpha=10.0, max_iter=1).fit(X, y)
+    groups = clf.net_.optimizer_.param_groups
+    decays = {p.dim(): g["weight_decay"] for g in groups for p in g["params"]}
+    assert decays[2] == pytest.approx(10.0 / len(X))
+    assert decays[1] == 0.0
+
+
+def test_works_in_a_pipeline():
+    X, y = _ordinal_problem()
+    pipe = make_pipeline(StandardScaler(), _fast()).fit(X * 100 + 5, y)
+    assert pipe.score(X * 100 + 5, y) > 0.7
+
+
+def test_grid_search_over_loss_settings():
+    X, y = _ordinal_problem()
+    grid = GridSearchCV(
+        _fast(max_iter=10),
+        {"ground_distance": ["ordinal", "uniform"], "ce_weight": [0.0, 0.5]},
+        cv=2,
+    ).fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_estimator_.ground_distance in ("ordinal", "uniform")
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_params():
+    clf = _fast(ground_distance=np.ones((3, 3)) - np.eye(3), ce_weight=0.3)
+    copy = clone(clf)
+    assert copy.get_params()["ce_weight"] == 0.3
+    assert not hasattr(copy, "net_")
+
+
+def test_pickle_round_trip_gives_identical_predictions():
+    X, y = _ordinal_problem()
+    clf = _fast().fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+
+
+def test_pickle_does_not_carry_the_validation_data():
+    X, y = _ordinal_problem(n_samples=2000)
+    small = len(pickle.dumps(_fast(max_iter=2).fit(X[:200], y[:200])))
+    large = len(pickle.dumps(_fast(max_iter=2, early_stopping=True).fit(X, y)))
+    assert large < small * 1.5
+
+
+class _TinyNet(nn.Module):
+    def __init__(self, n_features=3, n_classes=4, width=8):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features, width), nn.Tanh())
+        self.head = nn.Linear(width, n_classes)
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
+def test_custom_module_class_with_params():
+    X, y = _ordinal_problem()
+    clf = _fast(module=_TinyNet, module_params={"width": 5}, max_iter=150).fit(X, y)
+    assert clf.net_.module_.body[0].out_features == 5
+    assert clf.score(X, y) > 0.6
+
+
+def test_custom_module_instance_is_not_modified_by_fit():
+    X, y = _ordinal_problem()
+    module = _TinyNet()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    clf = _fast(module=module).fit(X, y)
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, before[key])
+    assert clf.net_.module_ is not module
+
+
+class _TinyConvNet(nn.Module):
+    def __init__(self, n_classes=3):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(16, n_classes)
+
+    def forward(self, X):
+        return self.head(self.features(X))
+
+
+def test_custom_module_accepts_image_arrays():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=60)
+    X = rng.normal(size=(60, 1, 6, 6)) + y[:, None, None, None]
+    clf = _fast(module=_TinyConvNet, learning_rate_init=0.03, max_iter=100).fit(X, y)
+    assert clf.predict_proba(X).shape == (60, 3)
+    assert clf.score(X, y) > 0.8
+
+
+def test_default_network_rejects_image_arrays():
+    X = np.zeros((10, 1, 3, 3))
+    with pytest.raises(ValueError, match="dim"):
+        _fast().fit(X, np.arange(10) % 2)
+
+
+def test_trains_and_predicts_on_device(device):
+    X, y = _ordinal_problem()
+    clf = _fast(device=device).fit(X, y)
+    assert next(clf.net_.module_.parameters()).device.type == device
+    assert clf.predict_proba(X).dtype == np.float64
+    assert clf.score(X, y) > 0.7
+
+
+def test_fitted_on_cuda_unpickles_on_a_cpu_only_machine(monkeypatch):
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    X, y = _ordinal_problem()
+    clf = _fast(device="cuda").fit(X, y)
+    expected = clf.predict_proba(X)
+    data = pickle.dumps(clf)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        restored = pickle.loads(data)
+    assert next(restored.net_.module_.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(restored.predict_proba(X), expected, atol=1e-5)
