@@ -1,0 +1,683 @@
+"""Metrics and scorers for ordinal classification.
+
+Ordinal metrics need the order of the classes, which the labels alone do not always
+give (``"low" < "mid" < "high"`` is not alphabetical). Every metric here therefore
+takes a ``classes`` keyword: the labels in order, or a fitted estimator whose
+``classes_`` give the order. Without it, the sorted distinct labels are used. Labels
+are turned into ranks ``0 .. K-1`` in that order and errors are counted in ranks.
+Pass ``classes`` whenever a class may be missing from the data: with integer labels
+``0`` and ``2`` and no ``1``, the default order puts them one rank apart.
+
+Label metrics, ``metric(y_true, y_pred, *, classes=None)``:
+
+* :func:`mae`, :func:`amae`, :func:`mmae` -- mean absolute rank error, overall,
+  averaged over the true classes, and for the worst true class (lower is better);
+* :func:`qwk` -- quadratic weighted kappa (higher is better);
+* :func:`off_by_one_accuracy` -- fraction of predictions at most one class away.
+
+Probability metrics, ``metric(y_true, y_proba, *, classes=None)``, columns of
+``y_proba`` in class order (lower is better):
+
+* :func:`ranked_probability_score`;
+* :func:`squared_emd_score`, the squared-EMD loss of
+  :func:`skemd.losses.squared_emd_loss` on probabilities.
+
+Scorers for :class:`~sklearn.model_selection.GridSearchCV` and
+:func:`~sklearn.model_selection.cross_validate` (greater is better; the class order
+is taken from the estimator's ``classes_``): ``neg_mae_scorer``,
+``neg_amae_scorer``, ``neg_mmae_scorer``, ``qwk_scorer``,
+``off_by_one_accuracy_scorer``, ``neg_ranked_probability_score_scorer`` and
+``neg_squared_emd_score_scorer``, also available by name through :func:`get_scorer`
+and :data:`SCORERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "SCORERS",
+    "amae",
+    "get_scorer",
+    "mae",
+    "mmae",
+    "neg_amae_scorer",
+    "neg_mae_scorer",
+    "neg_mmae_scorer",
+    "neg_ranked_probability_score_scorer",
+    "neg_squared_emd_score_scorer",
+    "off_by_one_accuracy",
+    "off_by_one_accuracy_scorer",
+    "qwk",
+    "qwk_scorer",
+    "ranked_probability_score",
+    "squared_emd_score",
+]
+
+# Rows of a probability matrix may miss 1 by this much (float32 softmax outputs
+# over a few dozen classes are off by about 1e-7).
+_PROBA_TOL = 1e-6
+_N_SHOWN = 5
+
+
+class _HasClasses(Protocol):
+    classes_: Any
+
+
+ClassOrder = ArrayLike | _HasClasses | None
+
+
+# ---------------------------------------------------------------------------
+# Input validation
+# ---------------------------------------------------------------------------
+
+
+def _preview(values, *, keep_order: bool = False) -> str:
+    """A few distinct values, sorted unless ``keep_order``, for error messages."""
+    distinct = list(dict.fromkeys(np.asarray(values, dtype=object).tolist()))
+    if not keep_order:
+        try:
+            distinct = np.unique(values).tolist()
+        except TypeError:
+            pass
+    shown = ", ".join(repr(v) for v in distinct[:_N_SHOWN])
+    more = len(distinct) - _N_SHOWN
+    return f"[{shown}{f', ... ({more} more)' if more > 0 else ''}]"
+
+
+def _check_labels(y, name: str) -> np.ndarray:
+    labels = np.asarray(y)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of labels; got shape {labels.shape}."
+        )
+    if labels.size == 0:
+        raise ValueError(f"{name} is empty.")
+    if labels.dtype.kind == "f":
+        missing = np.isnan(labels)
+    elif labels.dtype.kind == "O":
+        missing = np.fromiter(
+            (v is None or (isinstance(v, float) and v != v) for v in labels.tolist()),
+            dtype=bool,
+            count=labels.size,
+        )
+    else:
+        missing = None
+    if missing is not None and missing.any():
+        raise ValueError(
+            f"{name} contains NaN or None (first at position "
+            f"{int(np.argmax(missing))})."
+        )
+    return labels
+
+
+def _kind(labels: np.ndarray) -> str:
+    if labels.dtype.kind in "US":
+        return "strings"
+    if labels.dtype.kind in "biuf":
+        return "numbers"
+    return "objects"
+
+
+def _class_order(classes: ClassOrder, *label_arrays: np.ndarray) -> np.ndarray:
+    """The classes in order: given, taken from an estimator, or sorted labels."""
+    if classes is None:
+        kinds = {_kind(labels) for labels in label_arrays} - {"objects"}
+        if len(kinds) > 1:
+            raise ValueError(
+                "y_true and y_pred hold labels of different types (strings and "
+                "numbers); labels must be of one type."
+            )
+        try:
+            return np.unique(np.concatenate(label_arrays))
+        except TypeError as exc:
+            raise ValueError(
+                "The labels cannot be sorted (mixed types?); pass the classes in "
+                "order with classes=."
+            ) from exc
+
+    if hasattr(classes, "classes_"):
+        order = np.asarray(classes.classes_)
+    elif hasattr(classes, "fit"):
+        raise ValueError(
+            f"classes={type(classes).__name__} is an estimator without classes_: "
+            "fit it first, or pass the labels in order."
+        )
+    else:
+        order = np.asarray(classes)
+    if order.ndim != 1 or order.size == 0:
+        raise ValueError(
+            "classes must be a non-empty 1-D array-like of labels in order, or a "
+            f"fitted estimator with classes_; got shape {order.shape}."
+        )
+    try:
+        n_distinct = np.unique(order).size
+    except TypeError:
+        n_distinct = len(set(order.tolist()))
+    if n_distinct != order.size:
+        raise ValueError(f"classes contains duplicate labels: {order.tolist()!r}.")
+    return order
+
+
+def _to_ranks(labels: np.ndarray, order: np.ndarray, name: str) -> np.ndarray:
+    """Rank of each label in ``order``; ValueError for labels not in it."""
+    try:
+        sorter = np.argsort(order)
+        position = np.searchsorted(order, labels, sorter=sorter)
+        ranks = sorter[np.clip(position, 0, order.size - 1)]
+        known = np.broadcast_to(order[ranks] == labels, labels.shape)
+    except TypeError:
+        # Python objects that do not sort against each other: look them up.
+        index = {label: i for i, label in enumerate(order.tolist())}
+        found = [index.get(label, -1) for label in labels.tolist()]
+        ranks = np.asarray(found, dtype=np.intp)
+        known = ranks >= 0
+    if not known.all():
+        raise ValueError(
+            f"{name} contains labels that are not in classes: "
+            f"{_preview(labels[~known])}; classes are "
+            f"{_preview(order, keep_order=True)}."
+        )
+    return ranks.astype(np.intp, copy=False)
+
+
+def _check_targets(
+    y_true: ArrayLike, y_pred: ArrayLike, classes: ClassOrder
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Ranks of true and predicted labels, and the number of classes."""
+    y_true = _check_labels(y_true, "y_true")
+    y_pred = _check_labels(y_pred, "y_pred")
+    if y_true.shape[0] != y_pred.shape[0]:
+        raise ValueError(
+            f"y_true has {y_true.shape[0]} samples but y_pred has {y_pred.shape[0]}."
+        )
+    order = _class_order(classes, y_true, y_pred)
+    return (
+        _to_ranks(y_true, order, "y_true"),
+        _to_ranks(y_pred, order, "y_pred"),
+        order.size,
+    )
+
+
+def _check_proba(
+    y_true: ArrayLike, y_proba: ArrayLike, classes: ClassOrder
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of the true labels and the probabilities as float64."""
+    y_true = _check_labels(y_true, "y_true")
+    proba = np.asarray(y_proba)
+    if proba.ndim != 2:
+        raise ValueError(
+            f"y_proba must have shape (n_samples, n_classes); got shape {proba.shape}."
+        )
+    if proba.dtype.kind not in "biuf":
+        raise ValueError(f"y_proba must be numeric; got dtype {proba.dtype}.")
+    n_samples, n_columns = proba.shape
+    if n_samples != y_true.shape[0]:
+        raise ValueError(
+            f"y_true has {y_true.shape[0]} samples but y_proba has {n_samples} rows."
+        )
+
+    if classes is None:
+        order = _class_order(None, y_true)
+        if order.size != n_columns:
+            raise ValueError(
+                f"y_proba has {n_columns} columns but y_true contains "
+                f"{order.size} distinct classes, so the columns cannot be matched "
+                "to classes; pass classes= (the labels in column order, or the "
+                "fitted estimator)."
+            )
+    else:
+        order = _class_order(classes)
+        if order.size != n_columns:
+            raise ValueError(
+                f"y_proba has {n_columns} columns but there are {order.size} "
+                "classes; there must be one column per class."
+            )
+
+    # Sums are taken in float64, but a low-precision input is only as exact as
+    # its own dtype.
+    tol = _PROBA_TOL
+    if proba.dtype.kind == "f":
+        tol = max(tol, n_columns * float(np.finfo(proba.dtype).eps))
+    proba = proba.astype(np.float64, copy=False)
+    finite = np.isfinite(proba).all(axis=1)
+    if not finite.all():
+        raise ValueError(
+            f"y_proba contains NaN or infinity (first in row {int(np.argmin(finite))})."
+        )
+    nonnegative = (proba >= 0).all(axis=1)
+    if not nonnegative.all():
+        raise ValueError(
+            "y_proba contains negative probabilities (first in row "
+            f"{int(np.argmin(nonnegative))})."
+        )
+    totals = proba.sum(axis=1)
+    normalised = np.abs(totals - 1.0) <= tol
+    if not normalised.all():
+        row = int(np.argmin(normalised))
+        raise ValueError(
+            f"y_proba rows must sum to 1; row {row} sums to {totals[row]:.9g}."
+        )
+    return _to_ranks(y_true, order, "y_true"), proba
+
+
+def _per_class_mae(
+    true_ranks: np.ndarray, pred_ranks: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """MAE of each true class that occurs, in class order."""
+    errors = np.abs(pred_ranks - true_ranks)
+    totals = np.bincount(true_ranks, weights=errors, minlength=n_classes)
+    counts = np.bincount(true_ranks, minlength=n_classes)
+    present = counts > 0
+    return totals[present] / counts[present]
+
+
+# ---------------------------------------------------------------------------
+# Label metrics
+# ---------------------------------------------------------------------------
+
+
+def mae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> float:
+    """Mean absolute error between the ranks of true and predicted classes.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+
+    Returns
+    -------
+    score : float
+        Mean of ``|rank(y_pred) - rank(y_true)|``; 0 is best.
+
+    See Also
+    --------
+    amae : The same error averaged per true class, robust to class imbalance.
+
+    Examples
+    --------
+    >>> from skemd.metrics import mae
+    >>> mae(["low", "high", "mid"], ["mid", "low", "mid"],
+    ...     classes=["low", "mid", "high"])
+    1.0
+    """
+    true_ranks, pred_ranks, _ = _check_targets(y_true, y_pred, classes)
+    return float(np.mean(np.abs(pred_ranks - true_ranks)))
+
+
+def amae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> float:
+    """Average of the per-class mean absolute errors.
+
+    The MAE is computed separately for the samples of each true class that occurs
+    in ``y_true`` and the results are averaged, so every class counts the same
+    however many samples it has.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+
+    Returns
+    -------
+    score : float
+        0 is best.
+
+    See Also
+    --------
+    mae : The plain mean absolute rank error.
+    mmae : The largest per-class error instead of the average.
+
+    Examples
+    --------
+    >>> from skemd.metrics import amae
+    >>> amae([0, 0, 0, 2], [0, 0, 0, 0], classes=[0, 1, 2])
+    1.0
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    return float(np.mean(_per_class_mae(true_ranks, pred_ranks, n_classes)))
+
+
+def mmae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> float:
+    """Largest of the per-class mean absolute errors.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+
+    Returns
+    -------
+    score : float
+        The MAE of the worst-served true class occurring in ``y_true``; 0 is best.
+
+    See Also
+    --------
+    amae : The average of the per-class errors.
+
+    Examples
+    --------
+    >>> from skemd.metrics import mmae
+    >>> mmae([0, 0, 0, 2], [0, 0, 0, 0], classes=[0, 1, 2])
+    2.0
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    return float(np.max(_per_class_mae(true_ranks, pred_ranks, n_classes)))
+
+
+def qwk(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> float:
+    """Quadratic weighted kappa (Cohen's kappa with quadratic weights).
+
+    With ``O`` the confusion matrix over all classes, ``E`` the outer product of
+    its row and column sums divided by the number of samples (the counts expected
+    by chance) and ``W[i, j] = (i - j)**2``, the score is
+    ``1 - sum(W * O) / sum(W * E)``. It equals
+    ``sklearn.metrics.cohen_kappa_score(..., weights="quadratic")`` with the same
+    labels in the same order.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+
+    Returns
+    -------
+    score : float
+        1 for perfect agreement, 0 for agreement at chance level, negative below.
+
+    Notes
+    -----
+    The chance disagreement ``sum(W * E)`` is zero only when every true and every
+    predicted label is one and the same class. All predictions are then right,
+    and the score is 1.0. (scikit-learn calls kappa undefined there and returns
+    its ``replace_undefined_by``, NaN by default, with a warning.)
+
+    Examples
+    --------
+    >>> from skemd.metrics import qwk
+    >>> qwk([0, 1, 2, 3], [0, 1, 2, 3])
+    1.0
+    >>> round(qwk([0, 1, 2, 3], [0, 2, 2, 3]), 4)
+    0.9
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    observed = np.bincount(
+        true_ranks * n_classes + pred_ranks, minlength=n_classes * n_classes
+    ).reshape(n_classes, n_classes)
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / true_ranks.size
+    steps = np.arange(n_classes)
+    weights = (steps[:, None] - steps[None, :]) ** 2
+    chance = float(np.sum(weights * expected))
+    # Exact: a sum of non-negative terms is zero only if each term is.
+    if chance == 0.0:
+        return 1.0
+    return float(1.0 - np.sum(weights * observed) / chance)
+
+
+def off_by_one_accuracy(
+    y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None
+) -> float:
+    """Fraction of predictions at most one class away from the truth.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+
+    Returns
+    -------
+    score : float
+        Fraction of samples with ``|rank(y_pred) - rank(y_true)| <= 1``; 1 is
+        best.
+
+    Examples
+    --------
+    >>> from skemd.metrics import off_by_one_accuracy
+    >>> off_by_one_accuracy([0, 1, 2, 3], [1, 1, 0, 3])
+    0.75
+    """
+    true_ranks, pred_ranks, _ = _check_targets(y_true, y_pred, classes)
+    return float(np.mean(np.abs(pred_ranks - true_ranks) <= 1))
+
+
+# ---------------------------------------------------------------------------
+# Probability metrics
+# ---------------------------------------------------------------------------
+
+
+def _cdf_sq_error_sum(true_ranks: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Per sample, ``sum_k (F_k(p) - F_k(t))**2`` over k = 1 .. K - 1."""
+    # The k = K term, (1 - 1)**2, is zero; leaving it out keeps the rounding of
+    # the row sums out of the score.
+    cdf_pred = np.cumsum(proba, axis=1)[:, :-1]
+    steps = np.arange(proba.shape[1] - 1)
+    cdf_true = steps[None, :] >= true_ranks[:, None]
+    return np.sum((cdf_pred - cdf_true) ** 2, axis=1)
+
+
+def ranked_probability_score(
+    y_true: ArrayLike, y_proba: ArrayLike, *, classes: ClassOrder = None
+) -> float:
+    r"""Ranked probability score of predicted class distributions.
+
+    The mean over samples of
+
+    .. math:: \sum_{k=1}^{K} \bigl(F_k(p) - F_k(t)\bigr)^2,
+       \qquad F_k(p) = p_1 + \dots + p_k,
+
+    where :math:`p` is the predicted distribution and :math:`t` the one-hot true
+    class. It is a proper scoring rule for ordered classes: far misses cost more
+    than near ones.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_proba : array-like of shape (n_samples, n_classes)
+        Predicted probabilities, one column per class in class order (for an
+        estimator, the order of its ``classes_``). Rows must be non-negative
+        and sum to 1 (to within 1e-6).
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true``, which then must contain every class (one per
+        column of ``y_proba``).
+
+    Returns
+    -------
+    score : float
+        0 is best; the largest possible value is ``K - 1``.
+
+    See Also
+    --------
+    squared_emd_score : The same score divided by the number of classes.
+
+    Examples
+    --------
+    >>> from skemd.metrics import ranked_probability_score
+    >>> proba = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]
+    >>> ranked_probability_score([0, 2], proba, classes=[0, 1, 2])
+    0.625
+    """
+    true_ranks, proba = _check_proba(y_true, y_proba, classes)
+    return float(np.mean(_cdf_sq_error_sum(true_ranks, proba)))
+
+
+def squared_emd_score(
+    y_true: ArrayLike, y_proba: ArrayLike, *, classes: ClassOrder = None
+) -> float:
+    r"""Mean squared Earth Mover's Distance of predicted class distributions.
+
+    The mean over samples of
+
+    .. math:: \frac{1}{K} \sum_{k=1}^{K} \bigl(F_k(p) - F_k(t)\bigr)^2,
+
+    the loss that :func:`skemd.losses.squared_emd_loss` trains on (with
+    ``from_logits=False``), computed here in numpy from labels. It is
+    :func:`ranked_probability_score` divided by the number of classes ``K``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_proba : array-like of shape (n_samples, n_classes)
+        Predicted probabilities, one column per class in class order (for an
+        estimator, the order of its ``classes_``). Rows must be non-negative
+        and sum to 1 (to within 1e-6).
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true``, which then must contain every class (one per
+        column of ``y_proba``).
+
+    Returns
+    -------
+    score : float
+        0 is best.
+
+    Examples
+    --------
+    >>> from skemd.metrics import squared_emd_score
+    >>> squared_emd_score(["b", "a"], [[0.5, 0.5], [1.0, 0.0]])
+    0.0625
+    """
+    true_ranks, proba = _check_proba(y_true, y_proba, classes)
+    return float(np.mean(_cdf_sq_error_sum(true_ranks, proba)) / proba.shape[1])
+
+
+# ---------------------------------------------------------------------------
+# Scorers
+# ---------------------------------------------------------------------------
+
+
+class _OrdinalScorer:
+    """Score a fitted estimator with an ordinal metric, in its own class order.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(y_true, y_pred_or_proba, *, classes)``.
+    sign : {1, -1}
+        ``-1`` for metrics where lower is better, so the score is greater-better.
+    response_method : {"predict", "predict_proba"}
+        The estimator method whose output the metric takes.
+    """
+
+    def __init__(
+        self, metric: Callable[..., float], sign: int, response_method: str
+    ) -> None:
+        self._metric = metric
+        self._sign = sign
+        self._response_method = response_method
+
+    def __call__(self, estimator: Any, X: ArrayLike, y_true: ArrayLike) -> float:
+        """Score ``estimator`` on ``X`` against ``y_true``; greater is better."""
+        response = getattr(estimator, self._response_method)(X)
+        return self._sign * self._metric(y_true, response, classes=estimator)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._metric.__name__}, sign={self._sign}, "
+            f"response_method={self._response_method!r})"
+        )
+
+
+neg_mae_scorer = _OrdinalScorer(mae, -1, "predict")
+neg_amae_scorer = _OrdinalScorer(amae, -1, "predict")
+neg_mmae_scorer = _OrdinalScorer(mmae, -1, "predict")
+qwk_scorer = _OrdinalScorer(qwk, 1, "predict")
+off_by_one_accuracy_scorer = _OrdinalScorer(off_by_one_accuracy, 1, "predict")
+neg_ranked_probability_score_scorer = _OrdinalScorer(
+    ranked_probability_score, -1, "predict_proba"
+)
+neg_squared_emd_score_scorer = _OrdinalScorer(squared_emd_score, -1, "predict_proba")
+
+SCORERS: dict[str, _OrdinalScorer] = {
+    "neg_mae": neg_mae_scorer,
+    "neg_amae": neg_amae_scorer,
+    "neg_mmae": neg_mmae_scorer,
+    "qwk": qwk_scorer,
+    "off_by_one_accuracy": off_by_one_accuracy_scorer,
+    "neg_ranked_probability_score": neg_ranked_probability_score_scorer,
+    "neg_squared_emd_score": neg_squared_emd_score_scorer,
+}
+
+
+def get_scorer(name: str) -> Callable[[Any, ArrayLike, ArrayLike], float]:
+    """Ordinal scorer by name.
+
+    A scorer is called as ``scorer(estimator, X, y)``, returns a number where
+    greater is better, and ranks the labels in the order of the fitted
+    estimator's ``classes_``. It can be passed as ``scoring=`` to
+    :class:`~sklearn.model_selection.GridSearchCV` or
+    :func:`~sklearn.model_selection.cross_validate`, alone or as a value of a
+    dict of scorers.
+
+    Parameters
+    ----------
+    name : str
+        One of ``"neg_mae"``, ``"neg_amae"``, ``"neg_mmae"``, ``"qwk"``,
+        ``"off_by_one_accuracy"``, ``"neg_ranked_probability_score"`` and
+        ``"neg_squared_emd_score"`` (the keys of :data:`SCORERS`).
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of the names above.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from skemd.metrics import get_scorer
+    >>> X, y = [[0], [0], [0], [0]], [0, 1, 1, 2]
+    >>> clf = DummyClassifier(strategy="constant", constant=0).fit(X, y)
+    >>> scorer = get_scorer("neg_mae")
+    >>> scorer(clf, X, y)
+    -1.0
+    """
+    try:
+        return SCORERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"{name!r} is not an ordinal scorer; valid names are "
+            f"{sorted(SCORERS)}. scikit-learn's own scorers are available from "
+            "sklearn.metrics.get_scorer."
+        ) from None

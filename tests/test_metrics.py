@@ -1,0 +1,570 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import cohen_kappa_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+from skemd.losses import squared_emd_loss
+from skemd.metrics import (
+    SCORERS,
+    amae,
+    get_scorer,
+    mae,
+    mmae,
+    neg_amae_scorer,
+    neg_mae_scorer,
+    neg_mmae_scorer,
+    neg_ranked_probability_score_scorer,
+    neg_squared_emd_score_scorer,
+    off_by_one_accuracy,
+    off_by_one_accuracy_scorer,
+    qwk,
+    qwk_scorer,
+    ranked_probability_score,
+    squared_emd_score,
+)
+
+LABEL_METRICS = [mae, amae, mmae, qwk, off_by_one_accuracy]
+PROBA_METRICS = [ranked_probability_score, squared_emd_score]
+ORDER = ["low", "mid", "high"]
+
+
+def _random_labels(n_samples, n_classes, seed):
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, n_classes, n_samples)
+    # Mostly near misses, as an ordinal model would make.
+    y_pred = np.clip(y_true + rng.integers(-2, 3, n_samples), 0, n_classes - 1)
+    return y_true, y_pred
+
+
+def _random_proba(n_samples, n_classes, seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n_classes, n_samples), rng.dirichlet(
+        np.ones(n_classes), n_samples
+    )
+
+
+def _ordinal_data(n_samples=150, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3))
+    latent = X @ np.array([1.5, -1.0, 0.5]) + rng.normal(scale=0.5, size=n_samples)
+    y = np.digitize(latent, [-1.0, 0.0, 1.0])
+    return X, y
+
+
+# --- independent oracles ----------------------------------------------------
+
+
+def _oracle_errors(y_true, y_pred, order):
+    rank = {label: i for i, label in enumerate(order)}
+    return [abs(rank[p] - rank[t]) for t, p in zip(y_true, y_pred, strict=True)]
+
+
+def _oracle_mae(y_true, y_pred, order):
+    errors = _oracle_errors(y_true, y_pred, order)
+    return sum(errors) / len(errors)
+
+
+def _oracle_per_class(y_true, y_pred, order):
+    errors = _oracle_errors(y_true, y_pred, order)
+    per_class = []
+    for label in order:
+        mine = [e for e, t in zip(errors, y_true, strict=True) if t == label]
+        if mine:
+            per_class.append(sum(mine) / len(mine))
+    return per_class
+
+
+def _oracle_off_by_one(y_true, y_pred, order):
+    errors = _oracle_errors(y_true, y_pred, order)
+    return sum(e <= 1 for e in errors) / len(errors)
+
+
+def _oracle_rps(y_true, proba, order):
+    rank = {label: i for i, label in enumerate(order)}
+    total = 0.0
+    for label, row in zip(y_true, proba, strict=True):
+        cdf_pred = cdf_true = 0.0
+        for k, p in enumerate(row):
+            cdf_pred += p
+            cdf_true += 1.0 if k == rank[label] else 0.0
+            total += (cdf_pred - cdf_true) ** 2
+    return total / len(y_true)
+
+
+class _Fitted:
+    """A stand-in for a fitted estimator: only classes_."""
+
+    def __init__(self, classes):
+        self.classes_ = np.asarray(classes)
+
+
+class _FixedClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts the labels, and probabilities, it was built with."""
+
+    def __init__(self, classes=None, labels=None, proba=None):
+        self.classes = classes
+        self.labels = labels
+        self.proba = proba
+
+    def fit(self, X, y):
+        self.classes_ = np.asarray(self.classes)
+        return self
+
+    def predict(self, X):
+        return np.asarray(self.labels)[: len(X)]
+
+    def predict_proba(self, X):
+        return np.asarray(self.proba)[: len(X)]
+
+
+# --- label metrics against oracles -----------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mae_matches_direct_formula(seed):
+    y_true, y_pred = _random_labels(200, 6, seed)
+    order = list(range(6))
+    assert mae(y_true, y_pred) == pytest.approx(_oracle_mae(y_true, y_pred, order))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_amae_matches_direct_formula(seed):
+    y_true, y_pred = _random_labels(200, 6, seed)
+    per_class = _oracle_per_class(y_true, y_pred, list(range(6)))
+    assert amae(y_true, y_pred) == pytest.approx(sum(per_class) / len(per_class))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mmae_matches_direct_formula(seed):
+    y_true, y_pred = _random_labels(200, 6, seed)
+    per_class = _oracle_per_class(y_true, y_pred, list(range(6)))
+    assert mmae(y_true, y_pred) == pytest.approx(max(per_class))
+
+
+def test_amae_and_mmae_average_over_true_classes_present_only():
+    # Class 1 is predicted but never true: it has no per-class error.
+    y_true = [0, 0, 0, 0, 2]
+    y_pred = [0, 0, 0, 1, 1]
+    assert amae(y_true, y_pred) == pytest.approx((1 / 4 + 1) / 2)
+    assert mmae(y_true, y_pred) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_off_by_one_accuracy_matches_direct_formula(seed):
+    y_true, y_pred = _random_labels(200, 6, seed)
+    assert off_by_one_accuracy(y_true, y_pred) == pytest.approx(
+        _oracle_off_by_one(y_true, y_pred, list(range(6)))
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("n_classes", [2, 3, 7])
+def test_qwk_matches_sklearn(seed, n_classes):
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, n_classes, 80)
+    y_pred = rng.integers(0, n_classes, 80)
+    assert qwk(y_true, y_pred) == pytest.approx(
+        cohen_kappa_score(y_true, y_pred, weights="quadratic"), abs=1e-12
+    )
+
+
+def test_qwk_matches_sklearn_with_explicit_label_order():
+    rng = np.random.default_rng(1)
+    y_true = rng.choice(ORDER, 60)
+    y_pred = rng.choice(ORDER, 60)
+    assert qwk(y_true, y_pred, classes=ORDER) == pytest.approx(
+        cohen_kappa_score(y_true, y_pred, labels=ORDER, weights="quadratic")
+    )
+
+
+def test_qwk_counts_classes_absent_from_the_data():
+    # 0 and 2 are two steps apart when class 1 exists, one step when it does not;
+    # sklearn agrees when given the same labels.
+    y_true, y_pred = [0, 0, 2, 2, 2], [0, 2, 2, 2, 0]
+    assert qwk(y_true, y_pred, classes=[0, 1, 2]) == pytest.approx(
+        cohen_kappa_score(y_true, y_pred, labels=[0, 1, 2], weights="quadratic")
+    )
+
+
+def test_qwk_is_one_when_every_label_is_the_same_class():
+    assert qwk([3, 3, 3], [3, 3, 3]) == 1.0
+    assert qwk([3, 3, 3], [3, 3, 3], classes=[1, 2, 3]) == 1.0
+
+
+def test_qwk_of_perfect_and_reversed_predictions():
+    y = [0, 1, 2, 3]
+    assert qwk(y, y) == pytest.approx(1.0)
+    assert qwk(y, y[::-1]) == pytest.approx(-1.0)
+
+
+def test_absent_classes_widen_the_rank_gap():
+    assert mae([0, 2], [2, 0]) == 1.0
+    assert mae([0, 2], [2, 0], classes=[0, 1, 2]) == 2.0
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS)
+def test_label_metrics_return_python_floats(metric):
+    assert type(metric([0, 1, 2], [0, 2, 2])) is float
+
+
+# --- probability metrics ----------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_classes", [2, 4, 7])
+def test_ranked_probability_score_matches_direct_formula(seed, n_classes):
+    y_true, proba = _random_proba(100, n_classes, seed)
+    assert ranked_probability_score(
+        y_true, proba, classes=range(n_classes)
+    ) == pytest.approx(_oracle_rps(y_true, proba, list(range(n_classes))))
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_classes", [2, 4, 7])
+def test_squared_emd_score_matches_the_training_loss(seed, n_classes):
+    y_true, proba = _random_proba(100, n_classes, seed)
+    loss = squared_emd_loss(
+        torch.as_tensor(proba), torch.as_tensor(y_true), from_logits=False
+    )
+    assert squared_emd_score(y_true, proba, classes=range(n_classes)) == pytest.approx(
+        loss.item(), abs=1e-12
+    )
+
+
+def test_squared_emd_score_is_rps_over_the_number_of_classes():
+    y_true, proba = _random_proba(50, 5, seed=0)
+    assert squared_emd_score(y_true, proba, classes=range(5)) == pytest.approx(
+        ranked_probability_score(y_true, proba, classes=range(5)) / 5
+    )
+
+
+def test_ranked_probability_score_of_certain_predictions():
+    y_true = [0, 1, 2]
+    assert ranked_probability_score(y_true, np.eye(3)) == 0.0
+    # All mass on the far end: every cumulative step is off by one.
+    far = np.tile([0.0, 0.0, 1.0], (1, 1))
+    assert ranked_probability_score([0], far, classes=[0, 1, 2]) == 2.0
+
+
+def test_proba_metrics_accept_float32_rows_within_rounding():
+    y_true, proba = _random_proba(100, 30, seed=0)
+    proba32 = proba.astype(np.float32)
+    assert ranked_probability_score(
+        y_true, proba32, classes=range(30)
+    ) == pytest.approx(
+        ranked_probability_score(y_true, proba, classes=range(30)), rel=1e-5
+    )
+
+
+# --- class order -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS)
+def test_string_labels_in_explicit_order_match_integer_encoding(metric):
+    y_true, y_pred = _random_labels(90, 3, seed=2)
+    names = np.array(ORDER)
+    assert metric(names[y_true], names[y_pred], classes=ORDER) == pytest.approx(
+        metric(y_true, y_pred)
+    )
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_string_labels_in_explicit_order_match_integer_encoding_proba(metric):
+    y_true, proba = _random_proba(90, 3, seed=2)
+    names = np.array(ORDER)
+    assert metric(names[y_true], proba, classes=ORDER) == pytest.approx(
+        metric(y_true, proba)
+    )
+
+
+def test_default_order_sorts_string_labels():
+    # Alphabetically "high" < "low" < "mid": high and mid are two steps apart.
+    assert mae(["high", "low"], ["mid", "low"]) == 1.0
+    assert mae(["high", "low"], ["mid", "low"], classes=ORDER) == 0.5
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS)
+def test_classes_from_a_fitted_estimator(metric):
+    y_true, y_pred = _random_labels(90, 3, seed=3)
+    names = np.array(ORDER)
+    assert metric(
+        names[y_true], names[y_pred], classes=_Fitted(ORDER)
+    ) == pytest.approx(metric(names[y_true], names[y_pred], classes=ORDER))
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_classes_from_a_fitted_estimator_proba(metric):
+    y_true, proba = _random_proba(90, 3, seed=3)
+    names = np.array(ORDER)
+    assert metric(names[y_true], proba, classes=_Fitted(ORDER)) == pytest.approx(
+        metric(y_true, proba)
+    )
+
+
+def test_classes_from_a_fitted_sklearn_classifier():
+    X, y = _ordinal_data()
+    clf = LogisticRegression().fit(X, y)
+    proba = clf.predict_proba(X)
+    assert ranked_probability_score(y, proba, classes=clf) == pytest.approx(
+        _oracle_rps(y, proba, list(clf.classes_))
+    )
+    assert mae(y, clf.predict(X), classes=clf) == pytest.approx(
+        _oracle_mae(y, clf.predict(X), list(clf.classes_))
+    )
+
+
+def test_labels_may_be_python_objects():
+    y_true = np.array(["a", "b", "c"], dtype=object)
+    assert mae(y_true, ["a", "c", "c"], classes=["a", "b", "c"]) == pytest.approx(1 / 3)
+
+
+def test_labels_that_do_not_sort_together_are_looked_up():
+    order = np.array([1, "one"], dtype=object)
+    assert mae(np.array([1, "one"], dtype=object), ["one", "one"], classes=order) == (
+        0.5
+    )
+
+
+# --- bad input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS)
+def test_labels_not_in_classes_are_named(metric):
+    with pytest.raises(
+        ValueError,
+        match="y_pred contains labels that are not in classes: \\['huge', 'tiny'\\]",
+    ):
+        metric(["low", "mid"], ["huge", "tiny"], classes=ORDER)
+    with pytest.raises(ValueError, match="y_true contains labels.*\\[7\\]"):
+        metric([0, 7], [0, 1], classes=[0, 1, 2])
+
+
+def test_unknown_label_error_lists_classes_in_their_order():
+    with pytest.raises(ValueError, match="classes are \\['low', 'mid', 'high'\\]"):
+        mae(["low"], ["top"], classes=ORDER)
+
+
+def test_many_unknown_labels_are_abbreviated():
+    with pytest.raises(ValueError, match="\\[10, 11, 12, 13, 14, ... \\(5 more\\)\\]"):
+        mae(np.arange(10, 20), np.zeros(10), classes=[0])
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS)
+def test_mismatched_lengths_are_rejected(metric):
+    with pytest.raises(ValueError, match="y_true has 3 samples but y_pred has 2"):
+        metric([0, 1, 2], [0, 1])
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS)
+def test_empty_input_is_rejected(metric):
+    with pytest.raises(ValueError, match="y_true is empty"):
+        metric([], [])
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_empty_input_is_rejected_proba(metric):
+    with pytest.raises(ValueError, match="y_true is empty"):
+        metric([], np.zeros((0, 2)), classes=[0, 1])
+
+
+def test_labels_must_be_one_dimensional():
+    with pytest.raises(ValueError, match="1-D array of labels"):
+        mae([[0], [1]], [0, 1])
+
+
+def test_nan_labels_are_rejected():
+    with pytest.raises(ValueError, match="y_pred contains NaN or None"):
+        mae([0.0, 1.0], [0.0, np.nan])
+    with pytest.raises(ValueError, match="y_true contains NaN or None"):
+        mae(np.array(["a", None], dtype=object), ["a", "a"], classes=["a"])
+
+
+def test_mixed_label_types_are_rejected():
+    with pytest.raises(ValueError, match="different types"):
+        mae(["0", "1"], [0, 1])
+
+
+def test_duplicate_classes_are_rejected():
+    with pytest.raises(ValueError, match="duplicate"):
+        mae([0, 1], [0, 1], classes=[0, 1, 1])
+
+
+def test_unfitted_estimator_as_classes_is_rejected():
+    with pytest.raises(
+        ValueError, match="LogisticRegression is an estimator without classes_"
+    ):
+        mae([0, 1], [0, 1], classes=LogisticRegression())
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_rows_that_do_not_sum_to_one_are_rejected(metric):
+    proba = np.full((3, 2), 0.5)
+    proba[1] = [0.5, 0.6]
+    with pytest.raises(ValueError, match="row 1 sums to 1.1"):
+        metric([0, 1, 1], proba)
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_rows_off_by_rounding_are_accepted(metric):
+    proba = np.array([[0.5, 0.5 + 5e-7], [1.0 - 5e-7, 0.0]])
+    assert metric([0, 1], proba) >= 0
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_negative_probabilities_are_rejected(metric):
+    with pytest.raises(ValueError, match="negative probabilities \\(first in row 1"):
+        metric([0, 1], [[0.5, 0.5], [1.5, -0.5]])
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_nan_probabilities_are_rejected(metric):
+    with pytest.raises(ValueError, match="NaN or infinity \\(first in row 0"):
+        metric([0, 1], [[np.nan, 0.5], [0.5, 0.5]])
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_columns_must_match_the_classes(metric):
+    with pytest.raises(ValueError, match="3 columns but there are 2 classes"):
+        metric([0, 1], np.full((2, 3), 1 / 3), classes=[0, 1])
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_default_classes_need_every_class_in_y_true(metric):
+    with pytest.raises(
+        ValueError, match="3 columns but y_true contains 2 .*pass classes="
+    ):
+        metric([0, 2], np.full((2, 3), 1 / 3))
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_proba_rows_must_match_samples(metric):
+    with pytest.raises(ValueError, match="y_true has 2 samples but y_proba has 3"):
+        metric([0, 1], np.full((3, 2), 0.5))
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_proba_must_be_a_matrix(metric):
+    with pytest.raises(ValueError, match="shape \\(n_samples, n_classes\\)"):
+        metric([0, 1], [0.5, 0.5])
+
+
+# --- scorers -----------------------------------------------------------------
+
+LABEL_SCORERS = {
+    "neg_mae": (neg_mae_scorer, mae, -1),
+    "neg_amae": (neg_amae_scorer, amae, -1),
+    "neg_mmae": (neg_mmae_scorer, mmae, -1),
+    "qwk": (qwk_scorer, qwk, 1),
+    "off_by_one_accuracy": (off_by_one_accuracy_scorer, off_by_one_accuracy, 1),
+}
+PROBA_SCORERS = {
+    "neg_ranked_probability_score": (
+        neg_ranked_probability_score_scorer,
+        ranked_probability_score,
+        -1,
+    ),
+    "neg_squared_emd_score": (neg_squared_emd_score_scorer, squared_emd_score, -1),
+}
+
+
+def test_scorers_registry_and_get_scorer():
+    assert set(SCORERS) == set(LABEL_SCORERS) | set(PROBA_SCORERS)
+    for name, (scorer, _, _) in {**LABEL_SCORERS, **PROBA_SCORERS}.items():
+        assert SCORERS[name] is scorer
+        assert get_scorer(name) is scorer
+
+
+@pytest.mark.parametrize("name", ["neg_mean_absolute_error", "mae", ["qwk"]])
+def test_get_scorer_rejects_unknown_names_listing_valid_ones(name):
+    with pytest.raises(ValueError, match="not an ordinal scorer.*'neg_amae'.*'qwk'"):
+        get_scorer(name)
+
+
+@pytest.mark.parametrize("name", sorted(LABEL_SCORERS))
+def test_label_scorers_are_signed_metrics_of_predict(name):
+    scorer, metric, sign = LABEL_SCORERS[name]
+    X, y = _ordinal_data()
+    clf = LogisticRegression().fit(X, y)
+    assert scorer(clf, X, y) == pytest.approx(sign * metric(y, clf.predict(X)))
+
+
+@pytest.mark.parametrize("name", sorted(PROBA_SCORERS))
+def test_proba_scorers_are_signed_metrics_of_predict_proba(name):
+    scorer, metric, sign = PROBA_SCORERS[name]
+    X, y = _ordinal_data()
+    clf = LogisticRegression().fit(X, y)
+    assert scorer(clf, X, y) == pytest.approx(
+        sign * metric(y, clf.predict_proba(X), classes=clf.classes_)
+    )
+
+
+def test_scorers_use_the_estimator_class_order():
+    labels = ["low", "high", "mid"]
+    clf = _FixedClassifier(
+        classes=ORDER, labels=labels, proba=[[0.0, 1.0, 0.0]] * 3
+    ).fit(None, None)
+    y = ["high", "high", "high"]
+    X = np.zeros((3, 1))
+    # In the estimator's order low < mid < high, unlike alphabetical order.
+    assert neg_mae_scorer(clf, X, y) == pytest.approx(-(2 + 0 + 1) / 3)
+    assert neg_ranked_probability_score_scorer(clf, X, y) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("scorer", list(SCORERS.values()), ids=list(SCORERS))
+def test_scorers_pickle_and_have_a_readable_repr(scorer):
+    X, y = _ordinal_data()
+    clf = LogisticRegression().fit(X, y)
+    restored = pickle.loads(pickle.dumps(scorer))
+    assert restored(clf, X, y) == scorer(clf, X, y)
+    assert repr(scorer).startswith("_OrdinalScorer(")
+    assert scorer._metric.__name__ in repr(scorer)
+
+
+def test_repr_shows_metric_sign_and_response_method():
+    assert repr(neg_mae_scorer) == (
+        "_OrdinalScorer(mae, sign=-1, response_method='predict')"
+    )
+
+
+def test_scorer_in_grid_search_gives_minus_mae_of_each_fold():
+    X, y = _ordinal_data()
+    cv = KFold(3, shuffle=True, random_state=0)
+    search = GridSearchCV(
+        LogisticRegression(), {"C": [0.01, 1.0]}, scoring=neg_mae_scorer, cv=cv
+    ).fit(X, y)
+    assert search.best_score_ <= 0
+    best = search.best_index_
+    for fold, (train, test) in enumerate(cv.split(X, y)):
+        model = LogisticRegression(**search.cv_results_["params"][best])
+        model.fit(X[train], y[train])
+        by_hand = -mae(y[test], model.predict(X[test]), classes=model)
+        assert search.cv_results_[f"split{fold}_test_score"][best] == pytest.approx(
+            by_hand
+        )
+
+
+def test_scorers_work_in_sklearn_multi_metric_dicts():
+    X, y = _ordinal_data()
+    scoring = {
+        "mae": neg_mae_scorer,
+        "qwk": qwk_scorer,
+        "rps": neg_ranked_probability_score_scorer,
+        "acc": "accuracy",
+    }
+    result = cross_validate(LogisticRegression(), X, y, scoring=scoring, cv=3)
+    assert np.all(result["test_mae"] <= 0)
+    assert np.all(result["test_rps"] <= 0)
+    assert np.all(result["test_qwk"] > 0)
+    assert np.all((result["test_acc"] >= 0) & (result["test_acc"] <= 1))
+
+    search = GridSearchCV(
+        LogisticRegression(), {"C": [0.1, 1.0]}, scoring=scoring, refit="mae", cv=3
+    ).fit(X, y)
+    assert search.best_score_ == pytest.approx(
+        np.max(search.cv_results_["mean_test_mae"])
+    )
