@@ -1,0 +1,342 @@
+"""skorch callbacks for training with the squared EMD loss.
+
+:class:`LearnedGroundDistance` learns the ground distance between classes from the
+network's own features while it trains, as Hou, Yu & Samaras do for classes with
+no known relation.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
+from torch import nn
+
+from .ground_distance import _accumulate_class_sums, _distance_from_class_sums
+from .losses import SquaredEMDLoss
+
+__all__ = ["LearnedGroundDistance"]
+
+
+class LearnedGroundDistance(Callback):
+    r"""Learn the ground distance of the squared EMD loss from the network's features.
+
+    The "XEMD" schedule of Hou, Yu & Samaras (section 3 of the paper):
+
+    * for the first ``warmup_epochs`` epochs the criterion is cross-entropy only;
+    * at the end of every epoch from then on, the network (in evaluation mode)
+      computes the features of the whole training set, the distance :math:`S`
+      between classes is learned from them by
+      :func:`~skemd.ground_distance.learned_distance`, and the criterion's
+      weights become :math:`M = S - \mu` off the diagonal and 1 on it
+      (:func:`~skemd.ground_distance.to_loss_matrix` with ``normalize=False``);
+    * after the warm-up the criterion's own ``ce_weight`` and ``emd_weight`` apply
+      again, so the loss is ``ce_weight * CE + emd_weight * EMD``.
+
+    The matrix is learned from scratch every epoch; no gradient flows into it. It
+    costs one extra forward pass over the training data per epoch, with the
+    per-class sums kept on the training device (the features themselves are not
+    stored).
+
+    It works with any skorch ``NeuralNet`` whose criterion is a
+    :class:`~skemd.losses.SquaredEMDLoss`. The targets of the training batches are
+    class indices, or soft targets that weight each sample's share in each class.
+
+    Parameters
+    ----------
+    warmup_epochs : int, default=4
+        Number of epochs trained with cross-entropy only before the first matrix
+        is learned. With 0, the first matrix is learned from the initial network
+        before the first epoch.
+    distance_power : float, default=1.0
+        The exponent :math:`\omega` applied to the rank-normalised distances (the
+        paper's settings are 1 and 2).
+    distance_offset : float, default=0.5
+        The offset :math:`\mu` subtracted off the diagonal (the paper uses 0.5 with
+        :math:`\omega = 1` and 0.25 with :math:`\omega = 2`). Classes closer than
+        :math:`\mu` are rewarded rather than charged.
+    feature_layer : str, default=None
+        Where the features come from. ``None``: the input of the last
+        :class:`torch.nn.Linear` in the module (its penultimate activations, as in
+        the paper). A name (as in ``module.get_submodule``, for example
+        ``"hidden"`` or ``"body.2"``): the output of that submodule, flattened per
+        sample. If that layer runs more than once in a forward pass, its last call
+        is used.
+
+    Attributes
+    ----------
+    distance_history_ : list of ndarray of shape (n_classes, n_classes)
+        The learned distance :math:`S` (float64, zero on the diagonal) of every
+        update, oldest first; the last one is the current distance.
+
+    Notes
+    -----
+    Forward hooks are attached to the feature layer only for the duration of the
+    extra forward pass, so none remains on the module (and the fitted net pickles)
+    even if that pass fails. The extra pass calls ``net.infer`` on each batch of
+    ``net.get_iterator(dataset_train, training=False)``; extra ``fit`` keyword
+    arguments are not passed to it.
+
+    References
+    ----------
+    .. [1] L. Hou, C.-P. Yu and D. Samaras, "Squared Earth Mover's Distance-based
+       Loss for Training Deep Neural Networks", arXiv:1611.05916, 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skorch import NeuralNet
+    >>> from skemd.callbacks import LearnedGroundDistance
+    >>> from skemd.losses import SquaredEMDLoss
+    >>> X = np.random.default_rng(0).normal(size=(60, 4)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype("int64") + (X[:, 0] > 1)
+    >>> module = torch.nn.Sequential(
+    ...     torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    ... )
+    >>> callback = LearnedGroundDistance(warmup_epochs=2)
+    >>> net = NeuralNet(
+    ...     module,
+    ...     criterion=SquaredEMDLoss,
+    ...     criterion__ce_weight=1.0,
+    ...     max_epochs=3,
+    ...     train_split=None,
+    ...     verbose=0,
+    ...     callbacks=[("ground_distance", callback)],
+    ... )
+    >>> net = net.fit(X, y)
+    >>> len(callback.distance_history_)
+    2
+    >>> callback.distance_history_[-1].shape
+    (3, 3)
+    """
+
+    def __init__(
+        self,
+        warmup_epochs: int = 4,
+        distance_power: float = 1.0,
+        distance_offset: float = 0.5,
+        feature_layer: str | None = None,
+    ) -> None:
+        self.warmup_epochs = warmup_epochs
+        self.distance_power = distance_power
+        self.distance_offset = distance_offset
+        self.feature_layer = feature_layer
+
+    def initialize(self) -> LearnedGroundDistance:
+        """Forget the distances and weights of an earlier training run."""
+        self.distance_history_: list[np.ndarray] = []
+        self.ce_weight_: float | None = None
+        self.emd_weight_: float | None = None
+        self.in_warmup_ = False
+        self.first_update_pending_ = False
+        return self
+
+    # skorch hooks ---------------------------------------------------------- #
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+        self._check_params()
+        criterion = getattr(net, "criterion_", None)
+        if not isinstance(criterion, SquaredEMDLoss):
+            raise TypeError(
+                "LearnedGroundDistance needs a net whose criterion is "
+                "skemd.losses.SquaredEMDLoss; got "
+                f"{type(criterion).__name__}."
+            )
+        self._feature_module(net)
+        if not self.in_warmup_:
+            # After an interrupted warm-up the criterion still holds the warm-up
+            # weights; the configured ones were remembered then.
+            self.ce_weight_ = criterion.ce_weight
+            self.emd_weight_ = criterion.emd_weight
+        if len(net.history) < self.warmup_epochs:
+            criterion.ce_weight = 1.0
+            criterion.emd_weight = 0.0
+            self.in_warmup_ = True
+        elif not self.distance_history_:
+            # Past the warm-up with no matrix yet: learn one from the current
+            # network before the first epoch, when the training data are at hand.
+            self.first_update_pending_ = True
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs) -> None:
+        if self.first_update_pending_:
+            self.first_update_pending_ = False
+            self._update(net, dataset_train)
+
+    def on_epoch_end(self, net, dataset_train=None, **kwargs) -> None:
+        if len(net.history) >= self.warmup_epochs:
+            self._update(net, dataset_train)
+            net.history.record("ground_distance_updated", True)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs) -> None:
+        # Training may stop during the warm-up: leave the criterion as configured.
+        self._restore_weights(net)
+        self.first_update_pending_ = False
+
+    # helpers --------------------------------------------------------------- #
+
+    def _check_params(self) -> None:
+        warmup = self.warmup_epochs
+        if (
+            not isinstance(warmup, numbers.Integral)
+            or isinstance(warmup, bool)
+            or warmup < 0
+        ):
+            raise ValueError(
+                f"warmup_epochs must be a non-negative integer; got {warmup!r}."
+            )
+        power = self.distance_power
+        if not isinstance(power, numbers.Real) or not np.isfinite(power) or power <= 0:
+            raise ValueError(
+                f"distance_power must be a positive number; got {power!r}."
+            )
+        offset = self.distance_offset
+        if not isinstance(offset, numbers.Real) or not np.isfinite(offset):
+            raise ValueError(
+                f"distance_offset must be a finite number; got {offset!r}."
+            )
+        if self.feature_layer is not None and not isinstance(self.feature_layer, str):
+            raise ValueError(
+                "feature_layer must be None or the name of a submodule; got "
+                f"{self.feature_layer!r}."
+            )
+
+    def _feature_module(self, net) -> nn.Module:
+        """The submodule whose input (default) or output gives the features."""
+        module = net.module_
+        if self.feature_layer is None:
+            linear = [m for m in module.modules() if isinstance(m, nn.Linear)]
+            if not linear:
+                raise ValueError(
+                    f"The module {type(module).__name__} has no torch.nn.Linear "
+                    "layer whose input could serve as the features. Pass "
+                    "feature_layer='name' to LearnedGroundDistance, the name of "
+                    "the submodule whose output are the features (one of: "
+                    f"{_submodule_names(module)})."
+                )
+            return linear[-1]
+        try:
+            return module.get_submodule(self.feature_layer)
+        except AttributeError:
+            raise ValueError(
+                f"The module {type(module).__name__} has no submodule named "
+                f"{self.feature_layer!r}. Pass feature_layer= one of: "
+                f"{_submodule_names(module)}, or None for the input of the last "
+                "torch.nn.Linear layer."
+            ) from None
+
+    def _class_sums(self, net, dataset_train) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-class sums of normalised features and class counts, on the device."""
+        if dataset_train is None:
+            raise ValueError(
+                "LearnedGroundDistance needs the training data to learn the "
+                "ground distance; the net passed none to the callback."
+            )
+        layer = self._feature_module(net)
+        captured: list[torch.Tensor] = []
+
+        if self.feature_layer is None:
+
+            def capture(module, args, kwargs):
+                captured.append(args[0] if args else next(iter(kwargs.values())))
+
+            handle = layer.register_forward_pre_hook(capture, with_kwargs=True)
+        else:
+
+            def capture(module, args, output):
+                captured.append(output)
+
+            handle = layer.register_forward_hook(capture)
+
+        modes = [(m, m.training) for m in net.module_.modules()]
+        sums = counts = None
+        try:
+            net.module_.eval()
+            with torch.no_grad():
+                for batch in net.get_iterator(dataset_train, training=False):
+                    Xi, yi = unpack_data(batch)
+                    if yi is None:
+                        raise ValueError(
+                            "LearnedGroundDistance needs the training targets; "
+                            "the batches hold none."
+                        )
+                    captured.clear()
+                    output = net.infer(Xi)
+                    if not captured:
+                        raise ValueError(
+                            f"The feature layer {type(layer).__name__} did not run "
+                            "in the forward pass. Pass feature_layer= the name of "
+                            "a submodule the network uses."
+                        )
+                    features = captured[-1]
+                    if not isinstance(features, torch.Tensor):
+                        raise ValueError(
+                            "The feature layer must output a tensor; got "
+                            f"{type(features).__name__}. Pass feature_layer= "
+                            "another submodule."
+                        )
+                    yi = torch.as_tensor(yi, device=features.device)
+                    if features.dim() == 0 or yi.shape[0] != features.shape[0]:
+                        raise ValueError(
+                            f"The feature layer gave output of shape "
+                            f"{tuple(features.shape)} for a batch of {yi.shape[0]} "
+                            "samples. Pass "
+                            "feature_layer= a submodule with one output row per "
+                            "sample."
+                        )
+                    if sums is None:
+                        n_classes = self._n_classes(net, output)
+                    sums, counts = _accumulate_class_sums(
+                        features, yi, n_classes, sums, counts
+                    )
+        finally:
+            handle.remove()
+            for module, training in modes:
+                module.training = training
+        if sums is None:
+            raise ValueError("The training data are empty.")
+        return sums, counts
+
+    @staticmethod
+    def _n_classes(net, output) -> int:
+        """Number of classes: the width of the network's output."""
+        if isinstance(output, torch.Tensor) and output.dim() == 2:
+            return int(output.shape[1])
+        current = net.criterion_.ground_distance
+        if current is not None:
+            return int(current.shape[0])
+        raise ValueError(
+            "The number of classes is unknown: the module does not return logits of "
+            "shape (n_samples, n_classes). Give the SquaredEMDLoss criterion an "
+            "initial ground_distance of shape (n_classes, n_classes)."
+        )
+
+    def _update(self, net, dataset_train) -> None:
+        """Learn the distance from the current network and hand it to the loss."""
+        sums, counts = self._class_sums(net, dataset_train)
+        distance = _distance_from_class_sums(sums, counts, float(self.distance_power))
+        criterion = net.criterion_
+        current = criterion.ground_distance
+        device = distance.device if current is None else current.device
+        loss_matrix = distance - float(self.distance_offset)
+        loss_matrix.fill_diagonal_(1.0)
+        criterion.ground_distance = loss_matrix.to(device=device, dtype=sums.dtype)
+        self.distance_history_.append(distance.detach().cpu().double().numpy())
+        self._restore_weights(net)
+
+    def _restore_weights(self, net) -> None:
+        if self.in_warmup_:
+            net.criterion_.ce_weight = self.ce_weight_
+            net.criterion_.emd_weight = self.emd_weight_
+            self.in_warmup_ = False
+
+
+def _submodule_names(module: nn.Module, limit: int = 12) -> str:
+    names = [name for name, _ in module.named_modules() if name]
+    shown = ", ".join(repr(name) for name in names[:limit])
+    if len(names) > limit:
+        shown += ", ..."
+    return shown or "none"
