@@ -20,6 +20,7 @@ from skorch.callbacks import Callback
 
 from ._decision import DECISIONS, decide
 from ._net import MLP, EMDNet, InMemoryDataset
+from .callbacks import LearnedGroundDistance
 from .ground_distance import (
     check_ground_distance,
     ordinal_distance,
@@ -36,13 +37,15 @@ class _TrainingMonitor(Callback):
 
     The stopping rule is scikit-learn's MLP rule: training stops once the score
     has failed to improve by ``tol`` for more than ``n_iter_no_change`` epochs in a
-    row. Without validation the score is minus the training loss.
+    row. Without validation the score is minus the training loss. Warm-up epochs
+    train another loss, so they are only checked for non-finite values.
     """
 
-    def __init__(self, tol, n_iter_no_change, early_stopping):
+    def __init__(self, tol, n_iter_no_change, early_stopping, warmup_epochs=0):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
+        self.warmup_epochs = warmup_epochs
 
     def on_train_begin(self, net, **kwargs):
         self.best_score_ = -np.inf
@@ -53,20 +56,20 @@ class _TrainingMonitor(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
-        loss = epoch["train_loss"]
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"The training loss became {loss} at epoch {epoch['epoch']}. "
-                "Lower learning_rate_init, standardise the features, or raise alpha."
-            )
+        checked = {"train_loss": "training loss"}
         if self.early_stopping:
-            valid_loss = epoch["valid_loss"]
-            if not np.isfinite(valid_loss):
+            checked["valid_loss"] = "validation loss"
+        for key, label in checked.items():
+            if not np.isfinite(epoch[key]):
                 raise FloatingPointError(
-                    f"The validation loss became {valid_loss} at epoch "
-                    f"{epoch['epoch']}."
+                    f"The {label} became {epoch[key]} at epoch {epoch['epoch']}. "
+                    "Lower learning_rate_init, standardise the features, or raise "
+                    "alpha."
                 )
-            score = -valid_loss
+        if len(net.history) <= self.warmup_epochs:
+            return
+        if self.early_stopping:
+            score = -epoch["valid_loss"]
             improved = score >= self.best_score_ + self.tol
             if score > self.best_score_:
                 self.best_score_ = score
@@ -76,6 +79,7 @@ class _TrainingMonitor(Callback):
                 }
                 net.history.record("best_epoch", True)
         else:
+            loss = epoch["train_loss"]
             improved = loss <= self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, loss)
         self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
@@ -126,12 +130,16 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         Width of each hidden layer of the default network.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Activation of the hidden layers of the default network.
-    ground_distance : {"ordinal", "uniform"} or array-like of shape \
+    ground_distance : {"ordinal", "uniform", "learned"} or array-like of shape \
             (n_classes, n_classes), default="ordinal"
         Distance between classes. ``"ordinal"`` uses the class order (classes one
         step apart: the exact one-dimensional squared EMD); ``"uniform"`` makes every
         wrong class equally far (the Brier score); a matrix gives the distance of
-        each pair, in the order of ``classes_``.
+        each pair, in the order of ``classes_``; ``"learned"`` learns it from the
+        network's own features during training (see
+        :class:`~skemd.callbacks.LearnedGroundDistance`): ``warmup_epochs`` epochs
+        of cross-entropy, then after every epoch the distance between class
+        centroids of the penultimate features, rank-normalised.
     ce_weight : float, default=0.0
         Weight of a cross-entropy term added to the loss.
     emd_weight : float, default=1.0
@@ -140,6 +148,19 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         How :meth:`predict` turns a predicted distribution into a class: the most
         probable class, the median class (minimises the expected absolute rank
         error), or the class of least expected cost under ``ground_distance_``.
+    warmup_epochs : int, default=4
+        With ``ground_distance="learned"``: epochs of cross-entropy alone before
+        the first distance is learned.
+    distance_power : float, default=1.0
+        With ``ground_distance="learned"``: the exponent applied to the
+        rank-normalised distances (the paper's omega).
+    distance_offset : float, default=0.5
+        With ``ground_distance="learned"``: the offset subtracted from the learned
+        distance in the loss (the paper's mu); classes nearer than it are rewarded.
+    feature_layer : str, default=None
+        With ``ground_distance="learned"``: the submodule whose output gives the
+        features (for example ``"hidden"``). ``None`` takes the input of the last
+        :class:`torch.nn.Linear` of the module.
     classes : array-like, default=None
         The class order, lowest first. ``None`` takes the categories of a pandas
         ordered ``Categorical`` target, else the sorted labels.
@@ -199,7 +220,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features, when ``X`` has string column names.
     ground_distance_ : ndarray of shape (n_classes, n_classes)
-        The ground distance between classes, in the order of ``classes_``.
+        The ground distance between classes, in the order of ``classes_``. With
+        ``ground_distance="learned"``, the learned distance the loss used in the
+        last epoch (symmetric, zero on the diagonal, in ``(0, 1]`` elsewhere).
+    ground_distance_history_ : list of ndarray of shape (n_classes, n_classes)
+        With ``ground_distance="learned"``, the distance used in each epoch after
+        the warm-up, oldest first; None otherwise.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
     n_iter_ : int
@@ -242,7 +268,14 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
-        "ground_distance": [StrOptions({"ordinal", "uniform"}), "array-like"],
+        "ground_distance": [
+            StrOptions({"ordinal", "uniform", "learned"}),
+            "array-like",
+        ],
+        "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "distance_power": [Interval(numbers.Real, 0, None, closed="neither")],
+        "distance_offset": [Interval(numbers.Real, 0, 1, closed="both")],
+        "feature_layer": [str, None],
         "ce_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "emd_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "decision": [StrOptions(set(DECISIONS))],
@@ -282,6 +315,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         ce_weight=0.0,
         emd_weight=1.0,
         decision="argmax",
+        warmup_epochs=4,
+        distance_power=1.0,
+        distance_offset=0.5,
+        feature_layer=None,
         classes=None,
         solver="adam",
         alpha=1e-4,
@@ -311,6 +348,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.ce_weight = ce_weight
         self.emd_weight = emd_weight
         self.decision = decision
+        self.warmup_epochs = warmup_epochs
+        self.distance_power = distance_power
+        self.distance_offset = distance_offset
+        self.feature_layer = feature_layer
         self.classes = classes
         self.solver = solver
         self.alpha = alpha
@@ -382,7 +423,24 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             min(200, len(X_train)) if self.batch_size == "auto" else self.batch_size
         )
         batch_size = min(batch_size, len(X_train))
-        monitor = _TrainingMonitor(self.tol, self.n_iter_no_change, self.early_stopping)
+        learned = isinstance(self.ground_distance, str) and (
+            self.ground_distance == "learned"
+        )
+        warmup = self.warmup_epochs if learned else 0
+        monitor = _TrainingMonitor(
+            self.tol, self.n_iter_no_change, self.early_stopping, warmup
+        )
+        # The monitor comes first: when it ends training, no distance is learned
+        # that no epoch would use.
+        callbacks = [("monitor", monitor)]
+        if learned:
+            learner = LearnedGroundDistance(
+                warmup_epochs=self.warmup_epochs,
+                distance_power=self.distance_power,
+                distance_offset=self.distance_offset,
+                feature_layer=self.feature_layer,
+            )
+            callbacks.append(("ground_distance", learner))
         cuda_devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
@@ -399,7 +457,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
                 max_epochs=self.max_iter,
                 train_split=None if valid is None else _FixedSplit(valid),
-                callbacks=[("monitor", monitor)],
+                callbacks=callbacks,
                 device=device,
                 verbose=self.verbose,
             )
@@ -411,14 +469,33 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
+        # Best values after the warm-up, which trains another loss.
+        tracked = slice(warmup, None) if self.n_iter_ > warmup else slice(None)
         if self.early_stopping:
             self.validation_scores_ = [-float(v) for v in history[:, "valid_loss"]]
-            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_validation_score_ = max(self.validation_scores_[tracked])
             self.best_loss_ = None
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_)
+            self.best_loss_ = min(self.loss_curve_[tracked])
+        self.ground_distance_history_ = None
+        if learned:
+            # The callback also learns a distance after the final epoch; keep the
+            # ones the loss used, one per epoch after the warm-up.
+            used = learner.distance_history_[: max(self.n_iter_ - warmup, 0)]
+            self.ground_distance_history_ = list(used)
+            if self.ground_distance_history_:
+                distance = self.ground_distance_history_[-1]
+            else:
+                warnings.warn(
+                    f"Training ended after {self.n_iter_} epochs, within the "
+                    f"warm-up of {self.warmup_epochs} epochs: no ground distance "
+                    "was learned and ground_distance_ is uniform. Raise max_iter.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                distance = uniform_distance(n_classes)
         self.ground_distance_ = distance
         if not monitor.converged_ and self.n_iter_ == self.max_iter:
             warnings.warn(
@@ -470,6 +547,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(spec, str):
             if spec == "ordinal":
                 return ordinal_distance(n_classes), None
+            if spec == "learned":
+                return None, None
             distance = uniform_distance(n_classes)
         else:
             distance = check_ground_distance(spec, n_classes)

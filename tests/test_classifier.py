@@ -419,3 +419,149 @@ def test_fitted_on_cuda_unpickles_on_a_cpu_only_machine(monkeypatch):
         restored = pickle.loads(data)
     assert next(restored.net_.module_.parameters()).device.type == "cpu"
     np.testing.assert_allclose(restored.predict_proba(X), expected, atol=1e-5)
+
+
+def _hidden_order_problem(seed=0, n_samples=600, n_classes=5):
+    """Classes are bins of a latent variable; their names hide the order."""
+    rng = np.random.default_rng(seed)
+    latent = rng.uniform(size=n_samples)
+    X = np.c_[
+        np.sin(3 * latent), np.cos(3 * latent), latent**2, rng.normal(size=n_samples)
+    ]
+    X += 0.05 * rng.normal(size=X.shape)
+    rank = np.minimum((latent * n_classes).astype(int), n_classes - 1)
+    names = np.array([f"c{k}" for k in rng.permutation(n_classes)])
+    return X, names[rank], {names[k]: k for k in range(n_classes)}
+
+
+def test_learned_ground_distance_finds_the_hidden_order():
+    from scipy.stats import spearmanr
+
+    from skemd.ground_distance import seriate
+
+    X, y, true_rank = _hidden_order_problem()
+    clf = _fast(
+        ground_distance="learned", ce_weight=1.0, hidden_layer_sizes=(32,), max_iter=40
+    ).fit(X, y)
+    rank = np.array([true_rank[label] for label in clf.classes_])
+    gaps = np.abs(rank[:, None] - rank[None, :])
+    upper = np.triu_indices(len(rank), 1)
+    assert spearmanr(clf.ground_distance_[upper], gaps[upper]).statistic >= 0.9
+    order = [true_rank[label] for label in seriate(clf.ground_distance_, clf.classes_)]
+    assert order in (sorted(order), sorted(order, reverse=True))
+
+
+def test_learned_distance_history_has_one_matrix_per_epoch_after_warmup():
+    X, y, _ = _hidden_order_problem(n_samples=200)
+    clf = _fast(ground_distance="learned", warmup_epochs=3, max_iter=8).fit(X, y)
+    assert len(clf.ground_distance_history_) == 5
+    np.testing.assert_array_equal(
+        clf.ground_distance_, clf.ground_distance_history_[-1]
+    )
+    distance = clf.ground_distance_
+    np.testing.assert_allclose(distance, distance.T)
+    np.testing.assert_array_equal(np.diag(distance), 0.0)
+    off = distance[~np.eye(len(distance), dtype=bool)]
+    assert np.all((off > 0) & (off <= 1))
+
+
+def test_learned_distance_is_the_one_the_loss_used_in_the_last_epoch():
+    from skemd.ground_distance import to_loss_matrix
+
+    X, y, _ = _hidden_order_problem(n_samples=200)
+    clf = _fast(ground_distance="learned", warmup_epochs=2, max_iter=200, tol=0.5)
+    clf.fit(X, y)  # stops on a plateau, before the final update
+    assert clf.n_iter_ < 200
+    expected = to_loss_matrix(clf.ground_distance_, offset=0.5, normalize=False)
+    np.testing.assert_allclose(
+        clf.net_.criterion_.ground_distance.numpy(), expected, atol=1e-6
+    )
+
+
+def test_learned_warmup_is_cross_entropy_only_then_the_configured_mix():
+    X, y, _ = _hidden_order_problem(n_samples=200)
+    clf = _fast(ground_distance="learned", ce_weight=0.3, warmup_epochs=2, max_iter=4)
+    clf.fit(X, y)
+    criterion = clf.net_.criterion_
+    assert (criterion.ce_weight, criterion.emd_weight) == (0.3, 1.0)
+
+
+def test_training_within_the_warmup_warns_and_falls_back_to_uniform():
+    X, y, _ = _hidden_order_problem(n_samples=200)
+    with pytest.warns(UserWarning, match="within the warm-up"):
+        clf = _fast(ground_distance="learned", warmup_epochs=5, max_iter=3).fit(X, y)
+    np.testing.assert_array_equal(clf.ground_distance_, 1 - np.eye(5))
+    assert clf.ground_distance_history_ == []
+
+
+def test_learned_with_a_custom_module_and_feature_layer():
+    X, y, _ = _hidden_order_problem(n_samples=200, n_classes=4)
+    clf = _fast(
+        ground_distance="learned",
+        module=_TinyNet,
+        module_params={"n_features": 4, "n_classes": 4},
+        feature_layer="body",
+        warmup_epochs=1,
+        max_iter=3,
+    ).fit(X, y)
+    assert len(clf.ground_distance_history_) == 2
+
+
+def test_learned_module_without_features_is_a_clear_error():
+    X, y, _ = _hidden_order_problem(n_samples=100, n_classes=3)
+
+    class NoLinear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(3))
+
+        def forward(self, X):
+            return X[:, :3] * self.scale
+
+    with pytest.raises(ValueError, match="feature_layer"):
+        _fast(ground_distance="learned", module=NoLinear).fit(X, y)
+
+
+def test_learned_ground_distance_clones_pickles_and_grid_searches():
+    X, y, _ = _hidden_order_problem(n_samples=200, n_classes=3)
+    clf = _fast(ground_distance="learned", warmup_epochs=1, max_iter=4)
+    restored = pickle.loads(pickle.dumps(clone(clf).fit(X, y)))
+    np.testing.assert_array_equal(restored.predict(X), restored.predict(X))
+    assert restored.ground_distance_.shape == (3, 3)
+    grid = GridSearchCV(
+        clf, {"distance_power": [1.0, 2.0], "distance_offset": [0.25, 0.5]}, cv=2
+    ).fit(X, y)
+    assert grid.best_params_["distance_power"] in (1.0, 2.0)
+
+
+@pytest.mark.parametrize("decision", ["argmax", "median", "expected_cost"])
+def test_predict_applies_the_decision_rule(decision):
+    X, y = _ordinal_problem(n_samples=400, n_classes=5)
+    clf = _fast(decision=decision).fit(X, y)
+    proba = clf.predict_proba(X)
+    cost = proba @ clf.ground_distance_
+    cdf = np.cumsum(proba, axis=1)
+    expected = {
+        "argmax": proba.argmax(axis=1),
+        "median": (cdf < 0.5 - 1e-9).sum(axis=1),
+        "expected_cost": cost.argmin(axis=1),
+    }[decision]
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[expected])
+
+
+def test_median_decision_lowers_the_absolute_error_on_ordinal_data():
+    X, y = _ordinal_problem(n_samples=600, n_classes=6, seed=3)
+    clf = _fast(max_iter=60).fit(X[:400], y[:400])
+    errors = {}
+    for decision in ("argmax", "median"):
+        clf.set_params(decision=decision)
+        errors[decision] = np.abs(clf.predict(X[400:]) - y[400:]).mean()
+    assert errors["median"] <= errors["argmax"]
+
+
+def test_decision_is_searchable():
+    X, y = _ordinal_problem()
+    grid = GridSearchCV(
+        _fast(max_iter=10), {"decision": ["argmax", "median", "expected_cost"]}, cv=2
+    ).fit(X, y)
+    assert grid.best_params_["decision"] in ("argmax", "median", "expected_cost")
