@@ -246,9 +246,10 @@ def plot_training_curves(estimator: Any, *, ax=None, title: str | None = None):
 
     With ``early_stopping=True`` an :class:`~skemd.EMDClassifier` also records
     ``validation_scores_``, minus the loss on the held-out data; it is drawn as
-    the validation loss, with the epoch whose network was kept marked. When the
-    ground distance is learned, the warm-up epochs (cross-entropy only, so on
-    another scale) are shaded and the best epoch is sought after them.
+    the validation loss, and the epoch of the lowest validation loss, whose
+    network the estimator keeps, is marked. When the ground distance is learned,
+    the warm-up epochs (cross-entropy only, so on another scale) are shaded and
+    the lowest validation loss is sought after them.
 
     Parameters
     ----------
@@ -319,8 +320,11 @@ def plot_training_curves(estimator: Any, *, ax=None, title: str | None = None):
             marker="o",
             linestyle="none",
             color="black",
-            label=f"best epoch ({epochs[best]})",
+            label=f"lowest validation loss (epoch {epochs[best]})",
         )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Loss")
     ax.set_xlim(0.5, len(train) + 0.5)
@@ -378,8 +382,8 @@ def plot_confusion_matrix(
 
     Rows are true classes and columns predicted classes, both from the lowest
     class to the highest, so the distance of a cell from the diagonal is the
-    size of the error. The diagonal (exact predictions) is outlined in solid
-    black and the band of predictions at most one class away in dashes: a good
+    size of the error. The diagonal (exact predictions) is outlined in black
+    and the band of predictions at most one class away in orange dashes: a good
     ordinal classifier keeps its errors inside the band.
 
     Parameters
@@ -500,7 +504,7 @@ def _draw_ordinal_bands(ax, n_classes: int) -> None:
     right = np.minimum(rows + 1, n_classes - 1) + 0.5
     # Each row's edge runs from its top to its bottom; consecutive rows join up.
     y = np.repeat(rows, 2) + np.tile([-0.5, 0.5], n_classes)
-    style = {"color": "black", "linestyle": "--", "linewidth": 1.0}
+    style = {"color": "tab:orange", "linestyle": "--", "linewidth": 1.5}
     ax.plot(np.repeat(left, 2), y, label="off by one", **style)
     ax.plot(np.repeat(right, 2), y, **style)
     ax.set_xlim(-0.5, n_classes - 0.5)

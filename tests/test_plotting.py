@@ -200,7 +200,7 @@ def test_training_curves_draw_validation_loss_and_best_epoch(fitted_early_stoppi
     train, valid, best = ax.get_lines()
     np.testing.assert_allclose(valid.get_ydata(), -np.asarray(clf.validation_scores_))
     best_epoch = int(np.argmax(clf.validation_scores_)) + 1
-    assert best.get_label() == f"best epoch ({best_epoch})"
+    assert best.get_label() == f"lowest validation loss (epoch {best_epoch})"
     assert list(best.get_xdata()) == [best_epoch]
     assert ax.get_title() == "Training"
 
