@@ -22,8 +22,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.metadata
+import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -74,8 +76,8 @@ def _emd(seed, n_classes, **params):
     )
 
 
-def _ce(seed, n_classes):
-    return _emd(seed, n_classes, ce_weight=1.0, emd_weight=0.0)
+def _ce(seed, n_classes, **params):
+    return _emd(seed, n_classes, **{**params, "ce_weight": 1.0, "emd_weight": 0.0})
 
 
 def _mlp(seed, n_classes):
@@ -134,9 +136,16 @@ def _params_of(estimator):
     )
 
 
-def method_key(method: str) -> str:
+def build(method: str, seed: int, n_classes: int, emd_params: dict):
+    """The estimator of ``method``; ``emd_params`` replace network defaults."""
+    if method in ("emd", "ce"):
+        return METHODS[method][1](seed, n_classes, **emd_params)
+    return METHODS[method][1](seed, n_classes)
+
+
+def method_key(method: str, emd_params: dict) -> str:
     """Short hash of a method's estimator class and parameters."""
-    estimator = METHODS[method][1](0, 3)
+    estimator = build(method, 0, 3, emd_params)
     text = repr((PROTOCOL, type(estimator).__qualname__, _params_of(estimator)))
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
@@ -203,7 +212,7 @@ def evaluate(estimator, dataset, split: int) -> dict:
     }
 
 
-def _task(data_dir: str, name: str, split: int, method: str, one_thread: bool):
+def _task(data_dir, name, split, method, emd_params, one_thread):
     if one_thread:
         import torch
         from threadpoolctl import threadpool_limits
@@ -211,7 +220,7 @@ def _task(data_dir: str, name: str, split: int, method: str, one_thread: bool):
         torch.set_num_threads(1)
         threadpool_limits(1)
     dataset = _dataset(name, data_dir)
-    estimator = METHODS[method][1](SEED + split, dataset.n_classes)
+    estimator = build(method, SEED + split, dataset.n_classes, emd_params)
     return {"dataset": name, "split": split, "method": method} | evaluate(
         estimator, dataset, split
     )
@@ -222,20 +231,20 @@ def _task(data_dir: str, name: str, split: int, method: str, one_thread: bool):
 COLUMNS = ["dataset", "split", "method", *METRICS, "fit_time", "n_iter"]
 
 
-def _cache_file(method: str) -> Path:
-    return CACHE / f"{method}-{method_key(method)}.csv"
+def _cache_file(method: str, emd_params: dict) -> Path:
+    return CACHE / f"{method}-{method_key(method, emd_params)}.csv"
 
 
-def read_cache(method: str) -> pd.DataFrame:
-    path = _cache_file(method)
+def read_cache(method: str, emd_params: dict) -> pd.DataFrame:
+    path = _cache_file(method, emd_params)
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
     frame = pd.read_csv(path)
     return frame.drop_duplicates(["dataset", "split"], keep="last")
 
 
-def append_cache(row: dict) -> None:
-    path = _cache_file(row["method"])
+def append_cache(row: dict, emd_params: dict) -> None:
+    path = _cache_file(row["method"], emd_params)
     CACHE.mkdir(parents=True, exist_ok=True)
     header = not path.is_file()
     pd.DataFrame([row], columns=COLUMNS).to_csv(
@@ -412,7 +421,7 @@ def _table(summary, datasets, methods, metric) -> list[str]:
     return lines
 
 
-def report(results, datasets, methods, notes, command, elapsed) -> str:
+def report(results, datasets, methods, notes, command, elapsed, emd_params) -> str:
     summary = summarise(results)
     official = [d for d in datasets if d in _datasets.OFFICIAL]
     lines = [
@@ -445,6 +454,11 @@ def report(results, datasets, methods, notes, command, elapsed) -> str:
         "bold. RPS is the ranked probability score of `predict_proba` (no "
         "1/Q factor).",
     ]
+    if emd_params:
+        lines.append(
+            "- Both networks run with these parameters in place of the "
+            f"EMDClassifier defaults: `{json.dumps(emd_params)}`."
+        )
     for name, note in notes.items():
         if note:
             lines.append(f"- {name}: {note}.")
@@ -609,6 +623,13 @@ def parse_args(argv=None):
     parser.add_argument(
         "--output", default=None, help="report path (default: results/quality.md)"
     )
+    parser.add_argument(
+        "--emd-params",
+        type=json.loads,
+        default={},
+        help="JSON object of EMDClassifier parameters that replace its defaults in "
+        "both networks, e.g. to measure proposed defaults",
+    )
     return parser.parse_args(argv)
 
 
@@ -623,6 +644,7 @@ def main(argv=None) -> int:
     data_dir = str(Path(args.data_dir).resolve())
     datasets = args.datasets or list(_datasets.ALL)
     methods = args.methods or list(METHODS)
+    emd_params = args.emd_params
     n_splits = args.splits if args.splits is not None else (3 if args.quick else None)
 
     notes, wanted = {}, []
@@ -637,7 +659,11 @@ def main(argv=None) -> int:
     frames = []
     todo = []
     for method in methods:
-        cached = pd.DataFrame(columns=COLUMNS) if args.refresh else read_cache(method)
+        cached = (
+            pd.DataFrame(columns=COLUMNS)
+            if args.refresh
+            else read_cache(method, emd_params)
+        )
         done = set(zip(cached["dataset"], cached["split"], strict=True))
         keep = cached[
             [
@@ -661,12 +687,12 @@ def main(argv=None) -> int:
     rows = []
     if todo:
         tasks = (
-            delayed(_task)(data_dir, name, split, method, args.jobs > 1)
+            delayed(_task)(data_dir, name, split, method, emd_params, args.jobs > 1)
             for name, split, method in todo
         )
         runner = Parallel(n_jobs=args.jobs, return_as="generator_unordered")
         for done_count, row in enumerate(runner(tasks), 1):
-            append_cache(row)
+            append_cache(row, emd_params)
             rows.append(row)
             if done_count % 50 == 0 or done_count == len(todo):
                 print(
@@ -689,12 +715,12 @@ def main(argv=None) -> int:
     output = Path(args.output) if args.output else RESULTS / f"{stem}.md"
     output.parent.mkdir(parents=True, exist_ok=True)
     results.to_csv(output.with_name(output.stem + "_splits.csv"), index=False)
-    command = "python benchmarks/quality.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/quality.py " + shlex.join(
+        argv if argv is not None else sys.argv[1:]
     )
     elapsed = time.perf_counter() - started
     output.write_text(
-        report(results, datasets, methods, notes, command.strip(), elapsed)
+        report(results, datasets, methods, notes, command.strip(), elapsed, emd_params)
     )
     print(f"Wrote {output} ({elapsed / 60:.1f} min).", file=sys.stderr)
     return 0
