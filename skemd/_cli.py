@@ -1,0 +1,963 @@
+"""The ``skemd`` command: compare ordinal classifiers on a held-out split.
+
+``python -m skemd`` (or the ``skemd`` console command) trains three models on an
+ordinal dataset and prints their test scores side by side:
+
+* :class:`~skemd.EMDClassifier` trained with the squared EMD loss;
+* the same network trained with cross-entropy only;
+* a linear ordinal baseline: mord's ``LogisticAT``, or scikit-learn's (nominal)
+  ``LogisticRegression`` when mord is not installed.
+
+Without arguments it runs on the red wine quality data bundled with skemd;
+``--dataset`` picks another bundled dataset and ``--csv`` reads a file of your own.
+Exit status: 0 on success, 1 when the data cannot be used or training fails, 2 for
+a wrong command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import re
+import sys
+import textwrap
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from ._classifier import EMDClassifier
+from .datasets import list_datasets, load_dataset
+from .metrics import mae, qwk, ranked_probability_score
+
+_PROG = "skemd"
+_DEFAULT_DATASETS = ("winequality_red", "era")
+_GROUND_DISTANCES = ("ordinal", "uniform", "learned")
+# (column, "lower" or "higher" is better)
+_METRICS = (
+    ("MAE", "lower"),
+    ("QWK", "higher"),
+    ("accuracy", "higher"),
+    ("RPS", "lower"),
+)
+_N_SHOWN = 12
+_MANY_LEVELS = 50
+
+
+class _Failure(Exception):
+    """An error to report on one line, with the exit status to return."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of an exception with its whitespace collapsed to one line."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _show(values, limit: int = _N_SHOWN) -> str:
+    """A short comma-separated list of values for a message."""
+    # Plain Python values: numpy 2 writes scalars as np.str_('a').
+    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    if len(values) > limit:
+        shown += f", ... ({len(values) - limit} more)"
+    return shown
+
+
+# --------------------------------------------------------------------- arguments
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose errors take one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie between 0 and 1; got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {text}")
+    return value
+
+
+def _class_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if "" in names:
+        raise argparse.ArgumentTypeError(f"empty class name in {text!r}")
+    repeated = [name for name in dict.fromkeys(names) if names.count(name) > 1]
+    if repeated:
+        raise argparse.ArgumentTypeError(f"repeated class names: {_show(repeated)}")
+    if len(names) < 2:
+        raise argparse.ArgumentTypeError(f"needs at least two classes; got {text!r}")
+    return names
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog=_PROG,
+        description=textwrap.fill(
+            "Compare EMDClassifier trained with the squared EMD loss, the same "
+            "network trained with cross-entropy, and a linear ordinal baseline on "
+            "a held-out part of an ordinal dataset: one bundled with skemd "
+            f"({_default_dataset()} unless --dataset says otherwise) or a CSV file "
+            "of your own. Features are standardised and text features one-hot "
+            "encoded, fitted on the training part only.",
+            width=79,
+        ),
+        epilog=(
+            "examples:\n"
+            f"  {_PROG}\n"
+            f"  {_PROG} --dataset car --plot car.png\n"
+            f"  {_PROG} --csv survey.csv --target rating --order low,mid,high\n\n"
+            "exit status: 0 on success, 1 when the data cannot be used or training\n"
+            "fails, 2 for a wrong command line."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_argument_group("data")
+    choice = source.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--dataset",
+        choices=list_datasets(),
+        metavar="NAME",
+        help=f"a bundled dataset: {', '.join(list_datasets())}",
+    )
+    choice.add_argument("--csv", metavar="FILE", help="a CSV file with a header row")
+    source.add_argument(
+        "--target", metavar="COLUMN", help="column of the CSV file to predict"
+    )
+    source.add_argument(
+        "--order",
+        type=_class_names,
+        metavar="A,B,C",
+        help=(
+            "the classes of the CSV target, lowest first, as they are written in "
+            "the file (default: sorted, numerically for numbers)"
+        ),
+    )
+    source.add_argument(
+        "--sep", default=",", metavar="SEP", help="CSV field separator (default: ,)"
+    )
+    run = parser.add_argument_group("evaluation")
+    run.add_argument(
+        "--test-size",
+        type=_fraction,
+        default=0.25,
+        metavar="F",
+        help="share of the samples held out for testing (default: 0.25)",
+    )
+    run.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the split and of the networks (default: 0)",
+    )
+    run.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        metavar="N",
+        help="most epochs of the two networks (default: EMDClassifier's)",
+    )
+    run.add_argument(
+        "--ground-distance",
+        choices=_GROUND_DISTANCES,
+        help="ground distance of the squared-EMD model (default: EMDClassifier's)",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help=(
+            "save the ground distance and the test confusion matrix of the "
+            "squared-EMD model (needs matplotlib)"
+        ),
+    )
+    output.add_argument(
+        "--force", action="store_true", help="let --plot overwrite an existing file"
+    )
+    return parser
+
+
+def _parse_args(argv) -> argparse.Namespace:
+    """Parse and check the command line; exit with status 2 when it is wrong."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.csv is None:
+        for name, value in (("--target", args.target), ("--order", args.order)):
+            if value is not None:
+                parser.error(f"{name} goes with --csv FILE")
+    else:
+        if args.target is None:
+            parser.error("--csv needs --target COLUMN")
+        path = Path(args.csv)
+        if not path.exists():
+            parser.error(f"argument --csv: no such file: {args.csv!r}")
+        if path.is_dir():
+            parser.error(f"argument --csv: {args.csv!r} is a directory")
+    if args.plot is not None:
+        path = Path(args.plot)
+        if not path.parent.is_dir():
+            parser.error(f"argument --plot: no such directory: {str(path.parent)!r}")
+        if path.is_dir():
+            parser.error(f"argument --plot: {args.plot!r} is a directory")
+        if path.exists() and not args.force:
+            parser.error(
+                f"argument --plot: {args.plot!r} exists; pass --force to overwrite it"
+            )
+    return args
+
+
+# -------------------------------------------------------------------------- data
+
+
+@dataclass
+class _Data:
+    """Features, target and class order of the dataset to compare the models on."""
+
+    name: str
+    X: Any
+    y: np.ndarray
+    classes: np.ndarray
+    numeric: list = field(default_factory=list)
+    categorical: list = field(default_factory=list)
+    n_missing: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _default_dataset() -> str:
+    names = list_datasets()
+    return next((name for name in _DEFAULT_DATASETS if name in names), names[0])
+
+
+def _load_bundled(name: str) -> _Data:
+    bunch = load_dataset(name)
+    X = bunch.data
+    columns = list(range(X.shape[1]))
+    numeric = X.dtype.kind in "biuf"
+    return _Data(
+        name=f"{name} (bundled with skemd)",
+        X=X,
+        y=np.asarray(bunch.target),
+        classes=np.asarray(bunch.classes),
+        numeric=columns if numeric else [],
+        categorical=[] if numeric else columns,
+    )
+
+
+def _import_pandas():
+    try:
+        import pandas as pd
+    except ImportError:
+        raise _Failure(
+            "reading a CSV file needs pandas, which is not installed: "
+            "pip install pandas"
+        ) from None
+    return pd
+
+
+def _read_frame(path: str, sep: str):
+    pd = _import_pandas()
+    try:
+        frame = pd.read_csv(path, sep=sep, skipinitialspace=True)
+    except UnicodeDecodeError:
+        raise _Failure(f"cannot read {path!r}: it is not UTF-8 text") from None
+    except (OSError, ValueError) as exc:
+        # pandas' parser errors are ValueErrors.
+        raise _Failure(f"cannot read {path!r}: {_one_line(exc)}") from None
+    if len(frame) == 0:
+        raise _Failure(f"{path!r} has a header but no data rows")
+    return frame
+
+
+def _target_values(column) -> np.ndarray:
+    """The labels of a target column as an array of numbers or of strings."""
+    from pandas.api.types import is_numeric_dtype
+
+    if is_numeric_dtype(column.dtype):
+        values = column.to_numpy()
+        if values.dtype.kind == "f":
+            fractional = values != np.round(values)
+            if fractional.any():
+                example = values[fractional][0].item()
+                raise _Failure(
+                    f"column {column.name!r} holds numbers that are not whole, such "
+                    f"as {example!r}; classes must be whole numbers or text (is it a "
+                    "continuous quantity?)"
+                )
+            values = values.astype(np.int64)
+        return values
+    return np.asarray(column.astype(str).tolist())
+
+
+def _ordered_classes(y: np.ndarray, order, target: str, notes: list) -> np.ndarray:
+    """The classes, lowest first: from ``--order`` or the sorted labels."""
+    present = np.unique(y)
+    if order is None:
+        return present
+    by_name = {str(label): label for label in present.tolist()}
+    missing = [name for name in by_name if name not in order]
+    if missing:
+        raise _Failure(
+            f"--order does not name these values of column {target!r}: "
+            f"{_show(missing)}; it must list every class, lowest first"
+        )
+    absent = [name for name in order if name not in by_name]
+    classes = []
+    for name in order:
+        if name in by_name:
+            classes.append(by_name[name])
+        elif y.dtype.kind in "iu":
+            try:
+                classes.append(int(name))
+            except ValueError:
+                raise _Failure(
+                    f"--order names {name!r}, but column {target!r} holds whole numbers"
+                ) from None
+        elif y.dtype.kind == "f":
+            try:
+                classes.append(float(name))
+            except ValueError:
+                raise _Failure(
+                    f"--order names {name!r}, but column {target!r} holds numbers"
+                ) from None
+        else:
+            classes.append(name)
+    if absent:
+        notes.append(
+            f"no sample has the class(es) {_show(absent)} named by --order; they "
+            "are kept in the class order"
+        )
+    return np.asarray(classes)
+
+
+def _load_csv(path: str, target: str, order, sep: str) -> _Data:
+    from pandas.api.types import is_numeric_dtype
+
+    frame = _read_frame(path, sep)
+    columns = [str(name) for name in frame.columns]
+    frame.columns = columns
+    if target not in columns:
+        hint = ""
+        if len(columns) == 1 and sep == ",":
+            hint = (
+                " (only one column was read: is the file separated by ';'? see --sep)"
+            )
+        raise _Failure(
+            f"column {target!r} is not in {path!r}; its columns are "
+            f"{_show(columns, limit=30)}{hint}"
+        )
+    notes = []
+    unlabelled = frame[target].isna()
+    if unlabelled.all():
+        raise _Failure(f"column {target!r} of {path!r} has no values")
+    if unlabelled.any():
+        notes.append(
+            f"dropped {int(unlabelled.sum())} of {len(frame)} rows with no value "
+            f"in column {target!r}"
+        )
+        frame = frame.loc[~unlabelled].reset_index(drop=True)
+    y = _target_values(frame[target])
+    if len(np.unique(y)) < 2:
+        raise _Failure(
+            f"column {target!r} holds a single class, {y.tolist()[0]!r}; there is "
+            "nothing to classify"
+        )
+    classes = _ordered_classes(y, order, target, notes)
+    if len(classes) > _MANY_LEVELS:
+        notes.append(
+            f"column {target!r} has {len(classes)} classes; is it a continuous "
+            "quantity rather than ordered classes?"
+        )
+
+    X = frame.drop(columns=[target])
+    if X.shape[1] == 0:
+        raise _Failure(f"{path!r} has no feature columns besides {target!r}")
+    numeric = [name for name in X.columns if is_numeric_dtype(X[name].dtype)]
+    categorical = [name for name in X.columns if name not in numeric]
+    for name in categorical:
+        n_levels = X[name].nunique()
+        if n_levels > _MANY_LEVELS:
+            notes.append(
+                f"text column {name!r} has {n_levels} distinct values, each "
+                "one-hot encoded as a feature of its own"
+            )
+    n_missing = int(X.isna().to_numpy().sum())
+    if n_missing:
+        notes.append(
+            f"{n_missing} missing feature values: numbers are filled with the "
+            "median of the training part, text is a category of its own"
+        )
+    return _Data(
+        name=path,
+        X=X,
+        y=y,
+        classes=classes,
+        numeric=numeric,
+        categorical=categorical,
+        n_missing=n_missing,
+        notes=notes,
+    )
+
+
+def _load(args: argparse.Namespace) -> _Data:
+    if args.csv is not None:
+        return _load_csv(args.csv, args.target, args.order, args.sep)
+    return _load_bundled(args.dataset or _default_dataset())
+
+
+def _split(data: _Data, test_size: float, seed: int):
+    """Hold out a stratified test part, or a plain one when classes are too rare.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test
+        The two parts.
+    note : str or None
+        Why the split is not stratified, if it is not.
+    """
+    labels, counts = np.unique(data.y, return_counts=True)
+    n_test = math.ceil(test_size * len(data.y))
+    n_train = len(data.y) - n_test
+    note = None
+    if counts.min() < 2:
+        note = (
+            f"the split is not stratified: class(es) {_show(labels[counts < 2])} "
+            "have a single sample"
+        )
+    elif min(n_test, n_train) < len(labels):
+        note = (
+            f"the split is not stratified: {min(n_test, n_train)} samples cannot "
+            f"hold all {len(labels)} classes"
+        )
+    try:
+        parts = train_test_split(
+            data.X,
+            data.y,
+            test_size=test_size,
+            random_state=seed,
+            stratify=None if note else data.y,
+        )
+    except ValueError as exc:
+        raise _Failure(
+            f"cannot split {len(data.y)} samples with --test-size {test_size}: "
+            f"{_one_line(exc)}"
+        ) from None
+    if len(np.unique(parts[2])) < 2:
+        raise _Failure(
+            f"the training part holds a single class; {len(data.y)} samples are too few"
+        )
+    return (*parts, note)
+
+
+# ------------------------------------------------------------------------ models
+
+
+class _RankBaseline(ClassifierMixin, BaseEstimator):
+    """Fit a classifier on class ranks and report labels in the given order.
+
+    mord's threshold models need the labels ``0 .. m-1``, and a plain classifier
+    orders its probability columns by sorted label. Fitted on the ranks of the
+    classes present, either stands in for an ordinal model with any labels.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Fitted on ranks ``0 .. m-1`` of the ``m`` classes present in training.
+    classes : array-like of shape (n_classes,)
+        Every class, lowest first.
+    """
+
+    def __init__(self, estimator, classes):
+        self.estimator = estimator
+        self.classes = classes
+
+    def fit(self, X, y):
+        self.classes_ = np.asarray(self.classes)
+        lookup = {label: rank for rank, label in enumerate(self.classes_.tolist())}
+        ranks = np.array([lookup[label] for label in np.asarray(y).tolist()])
+        self.present_ = np.unique(ranks)
+        self.estimator_ = clone(self.estimator).fit(
+            X, np.searchsorted(self.present_, ranks)
+        )
+        return self
+
+    def predict_proba(self, X):
+        proba = np.zeros((X.shape[0], len(self.classes_)))
+        proba[:, self.present_] = np.clip(self.estimator_.predict_proba(X), 0, None)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        codes = np.asarray(self.estimator_.predict(X)).astype(np.intp)
+        return self.classes_[self.present_[codes]]
+
+
+def _baseline(classes) -> tuple[str, Any, str | None]:
+    """The linear baseline, its name, and a note when mord is missing."""
+    try:
+        from mord import LogisticAT
+    except ImportError:
+        from sklearn.linear_model import LogisticRegression
+
+        return (
+            "LogisticRegression (sklearn)",
+            _RankBaseline(LogisticRegression(max_iter=1000), classes),
+            "mord is not installed (pip install mord), so the baseline is "
+            "scikit-learn's LogisticRegression, which ignores the class order",
+        )
+    return "LogisticAT (mord)", _RankBaseline(LogisticAT(), classes), None
+
+
+def _features(data: _Data):
+    """The feature transformer: standardise numbers, one-hot encode text."""
+    if not data.categorical and not data.n_missing:
+        return StandardScaler()
+    transformers = []
+    if data.numeric:
+        scale = StandardScaler()
+        if data.n_missing:
+            scale = make_pipeline(
+                SimpleImputer(strategy="median", keep_empty_features=True), scale
+            )
+        transformers.append(("numeric", scale, data.numeric))
+    if data.categorical:
+        encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        transformers.append(("categorical", encode, data.categorical))
+    return ColumnTransformer(transformers)
+
+
+def _networks(data: _Data, args: argparse.Namespace) -> dict:
+    """The parameters shared by both networks, on top of EMDClassifier's defaults."""
+    params = {"classes": data.classes, "random_state": args.seed, "verbose": 1}
+    if not EMDClassifier().early_stopping:
+        params["early_stopping"] = True
+    if args.max_iter is not None:
+        params["max_iter"] = args.max_iter
+    return params
+
+
+def _models(data: _Data, args: argparse.Namespace):
+    """The three pipelines to compare, by name, and a note about the baseline."""
+    shared = _networks(data, args)
+    emd = EMDClassifier(**shared)
+    emd_name = "EMDClassifier (squared EMD)"
+    if args.ground_distance is not None:
+        emd.set_params(ground_distance=args.ground_distance)
+        emd_name = f"EMDClassifier (squared EMD, {args.ground_distance})"
+    ce = EMDClassifier(ce_weight=1.0, emd_weight=0.0, **shared)
+    baseline_name, baseline, note = _baseline(data.classes)
+    models = {
+        emd_name: emd,
+        "EMDClassifier (cross-entropy)": ce,
+        baseline_name: baseline,
+    }
+    pipelines = {
+        name: Pipeline([("features", _features(data)), ("model", model)])
+        for name, model in models.items()
+    }
+    return pipelines, note
+
+
+# ---------------------------------------------------------------------- training
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EPOCH_ROW = re.compile(r"\s*(\d+)\s")
+
+
+class _EpochLog(io.TextIOBase):
+    """Stands in for stdout while a net trains; reads the epoch off skorch's log."""
+
+    def __init__(self, on_epoch) -> None:
+        self._on_epoch = on_epoch
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            match = _EPOCH_ROW.match(_ANSI.sub("", line))
+            if match:
+                self._on_epoch(int(match.group(1)))
+        return len(text)
+
+
+class _Progress:
+    """One line per model; on a terminal an epoch counter is redrawn in place."""
+
+    def __init__(self, stream: TextIO, width: int) -> None:
+        self.stream = stream
+        self.width = width
+        isatty = getattr(stream, "isatty", None)
+        self.live = bool(isatty and isatty())
+        self._head = ""
+        self._shown = ""
+        self._max_epochs = None
+
+    def start(self, name: str, max_epochs: int | None = None) -> None:
+        self._head = f"  {name:<{self.width}}  "
+        self._max_epochs = max_epochs
+        self._shown = ""
+        if self.live:
+            self._redraw("training ...")
+        else:
+            self.stream.write(self._head)
+            self.stream.flush()
+
+    def epoch(self, n: int) -> None:
+        if self.live:
+            self._redraw(f"epoch {n}/{self._max_epochs}")
+
+    def finish(self, summary: str) -> None:
+        if self.live:
+            self._redraw(summary)
+            self.stream.write("\n")
+        else:
+            self.stream.write(summary + "\n")
+        self.stream.flush()
+
+    def _redraw(self, status: str) -> None:
+        text = self._head + status
+        padding = " " * max(0, len(self._shown) - len(text))
+        self.stream.write("\r" + text + padding)
+        self.stream.flush()
+        self._shown = text
+
+
+@contextlib.contextmanager
+def _single_torch_thread():
+    """Run torch on one intra-op thread, then restore the previous setting.
+
+    The networks are small: a batch costs less than the threads take to meet, and
+    on a busy machine their spin-waiting made training tens of times slower than
+    on one thread.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _fit(name: str, pipeline: Pipeline, X, y, progress: _Progress) -> list[str]:
+    """Fit one pipeline with a progress line; return the notes it raised."""
+    model = pipeline[-1]
+    progress.start(name, getattr(model, "max_iter", None))
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            with contextlib.redirect_stdout(_EpochLog(progress.epoch)):
+                pipeline.fit(X, y)
+        except InvalidParameterError as exc:
+            progress.finish("not trained")
+            option = "--ground-distance" if "ground_distance" in str(exc) else name
+            raise _Failure(f"argument {option}: {_one_line(exc)}", status=2) from None
+        except (ValueError, TypeError, FloatingPointError) as exc:
+            progress.finish("failed")
+            raise _Failure(f"{name}: {_one_line(exc)}") from None
+    seconds = time.perf_counter() - start
+    summary = f"trained in {seconds:.1f} s"
+    if hasattr(model, "n_iter_"):
+        summary += f" ({model.n_iter_} epochs)"
+    progress.finish(summary)
+    pipeline.fit_seconds_ = seconds
+    notes = []
+    for caught_warning in caught:
+        category = caught_warning.category
+        if issubclass(category, ConvergenceWarning) and hasattr(model, "n_iter_"):
+            notes.append(f"{name} stopped after {model.n_iter_} epochs, unconverged")
+        elif issubclass(category, (DeprecationWarning, FutureWarning)):
+            # Meant for developers, not for the reader of the report.
+            warnings.warn_explicit(
+                caught_warning.message,
+                category,
+                caught_warning.filename,
+                caught_warning.lineno,
+            )
+        else:
+            notes.append(f"{name}: {_one_line(caught_warning.message)}")
+    return list(dict.fromkeys(notes))
+
+
+def _evaluate(pipeline: Pipeline, X_test, y_test) -> tuple[dict, np.ndarray]:
+    """Test scores of a fitted pipeline, and its test predictions."""
+    with warnings.catch_warnings():
+        # Unseen text values are encoded as all zeros, as documented above.
+        warnings.filterwarnings("ignore", message="Found unknown categories")
+        y_pred = pipeline.predict(X_test)
+        proba = pipeline.predict_proba(X_test)
+    scores = {
+        "MAE": mae(y_test, y_pred, classes=pipeline),
+        "QWK": qwk(y_test, y_pred, classes=pipeline),
+        "accuracy": accuracy_score(y_test, y_pred),
+        "RPS": ranked_probability_score(y_test, proba, classes=pipeline),
+    }
+    return scores, y_pred
+
+
+# ------------------------------------------------------------------------ report
+
+
+def _format_table(scores: dict[str, dict], seconds: dict[str, float]) -> str:
+    """The scores of each model as a text table, best of each column starred.
+
+    Parameters
+    ----------
+    scores : dict
+        ``{model name: {metric: value}}`` for the metrics of ``_METRICS``.
+    seconds : dict
+        ``{model name: fit time in seconds}``.
+
+    Returns
+    -------
+    table : str
+        Lines of the table and a legend, without a final newline.
+    """
+    # A space after each metric name lines it up with the digits, not the star.
+    header = ["model"] + [f"{metric} " for metric, _ in _METRICS] + ["fit time"]
+    rows = []
+    for name, values in scores.items():
+        row = [name]
+        for metric, better in _METRICS:
+            column = [round(v[metric], 3) for v in scores.values()]
+            best = min(column) if better == "lower" else max(column)
+            mark = "*" if round(values[metric], 3) == best else " "
+            row.append(f"{values[metric]:.3f}{mark}")
+        row.append(f"{seconds[name]:.1f} s")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        first = cells[0].ljust(widths[0])
+        rest = [
+            cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)
+        ]
+        return "  ".join([first, *rest]).rstrip()
+
+    lines = [line(header), line(["-" * w for w in widths])]
+    lines += [line(row) for row in rows]
+    lines.append("")
+    lines += textwrap.wrap(
+        "* best in its column. Lower is better for MAE (mean absolute error, in "
+        "classes) and RPS (ranked probability score); higher for QWK (quadratic "
+        "weighted kappa) and accuracy.",
+        width=79,
+    )
+    return "\n".join(lines)
+
+
+def _describe_classes(y: np.ndarray, classes: np.ndarray) -> str:
+    counts = {label: 0 for label in classes.tolist()}
+    for label, count in zip(*np.unique(y, return_counts=True), strict=True):
+        counts[label.item() if hasattr(label, "item") else label] = int(count)
+    items = [f"{label} ({count})" for label, count in counts.items()]
+    if len(items) > _N_SHOWN:
+        items = items[:5] + ["..."] + items[-5:]
+    return " < ".join(items)
+
+
+def _n_features(pipeline: Pipeline) -> int:
+    return len(pipeline[0].get_feature_names_out())
+
+
+def _check_plot(path: str) -> str:
+    """Check that matplotlib can write ``path``; return the file format."""
+    try:
+        # The package itself, as its submodules may be imported already.
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise _Failure(
+            "--plot needs matplotlib, which is not installed: pip install matplotlib"
+        ) from None
+    suffix = Path(path).suffix.lower().lstrip(".")
+    supported = Figure().canvas.get_supported_filetypes()
+    if suffix not in supported:
+        raise _Failure(
+            f"argument --plot: cannot tell the image format of {path!r}; end the "
+            f"name with one of {', '.join('.' + s for s in sorted(supported))}",
+            status=2,
+        )
+    return suffix
+
+
+def _save_plot(path: str, fmt: str, pipeline: Pipeline, y_test, y_pred, force: bool):
+    """Save the ground distance and the confusion matrix of the squared-EMD model."""
+    from matplotlib.figure import Figure
+
+    from .plotting import plot_confusion_matrix, plot_ground_distance
+
+    n_classes = len(pipeline.classes_)
+    small = n_classes <= 12
+    figure = Figure(figsize=(12, 5), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    plot_ground_distance(
+        pipeline, ax=left, annotate=small, title="Ground distance (squared EMD)"
+    )
+    left.set_xlabel("Class")
+    left.set_ylabel("Class")
+    plot_confusion_matrix(
+        y_test,
+        y_pred,
+        classes=pipeline,
+        ax=right,
+        annotate=small,
+        title=f"Confusion matrix, {len(y_test)} test samples (squared EMD)",
+    )
+    if not small:
+        for axes in (left, right):
+            axes.tick_params(axis="x", labelrotation=90)
+    try:
+        # "x" refuses a file that appeared while the models trained.
+        with open(path, "wb" if force else "xb") as f:
+            figure.savefig(f, format=fmt, dpi=120)
+    except FileExistsError:
+        raise _Failure(
+            f"argument --plot: {path!r} exists; pass --force to overwrite it", 2
+        ) from None
+    except OSError as exc:
+        raise _Failure(f"cannot write {path!r}: {_one_line(exc)}") from None
+
+
+def _print_notes(notes, out: TextIO) -> None:
+    for note in notes:
+        if note:
+            print(f"note: {note}", file=out)
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> None:
+    """Load, split, train, score and report; raise _Failure on bad data."""
+    plot_format = _check_plot(args.plot) if args.plot is not None else None
+    data = _load(args)
+    X_train, X_test, y_train, y_test, split_note = _split(
+        data, args.test_size, args.seed
+    )
+    pipelines, baseline_note = _models(data, args)
+
+    n_columns = data.X.shape[1]
+    text = f", {len(data.categorical)} of them text" if data.categorical else ""
+    print(f"Data: {data.name}", file=out)
+    print(f"  {len(data.y)} samples, {n_columns} feature columns{text}", file=out)
+    print(f"  classes (samples): {_describe_classes(data.y, data.classes)}", file=out)
+    _print_notes(data.notes, out)
+    stratified = "plain" if split_note else "stratified"
+    print(
+        f"Split: {len(y_train)} training / {len(y_test)} test samples, "
+        f"{stratified}, seed {args.seed}",
+        file=out,
+    )
+    _print_notes([split_note], out)
+    network = next(iter(pipelines.values()))[-1]
+    stopping = (
+        f", early stopping on {network.validation_fraction:.0%} of the training part"
+        if network.early_stopping
+        else ""
+    )
+    limit = " (--max-iter)" if args.max_iter is not None else ""
+    print(
+        f"Networks: EMDClassifier(hidden_layer_sizes={network.hidden_layer_sizes}), "
+        f"at most {network.max_iter} epochs{limit}{stopping}",
+        file=out,
+    )
+    _print_notes([baseline_note], out)
+
+    print("Training:", file=out)
+    progress = _Progress(out, max(len(name) for name in pipelines))
+    scores, predictions = {}, {}
+    with _single_torch_thread():
+        for name, pipeline in pipelines.items():
+            _print_notes(_fit(name, pipeline, X_train, y_train, progress), out)
+        for name, pipeline in pipelines.items():
+            scores[name], predictions[name] = _evaluate(pipeline, X_test, y_test)
+    seconds = {name: p.fit_seconds_ for name, p in pipelines.items()}
+    emd_name = next(iter(pipelines))
+    print(
+        f"\nTest scores ({len(y_test)} samples, "
+        f"{_n_features(pipelines[emd_name])} features after encoding):\n",
+        file=out,
+    )
+    print(_format_table(scores, seconds), file=out)
+
+    if args.plot is not None:
+        _save_plot(
+            args.plot,
+            plot_format,
+            pipelines[emd_name],
+            y_test,
+            predictions[emd_name],
+            args.force,
+        )
+        print(f"\nFigure saved to {args.plot}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``skemd`` command.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments, without the program name; ``None`` reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 when the data cannot be used or training fails, 2 for a
+        wrong command line. Errors are reported on one line of stderr.
+
+    Examples
+    --------
+    >>> from skemd._cli import main
+    >>> main(["--csv", "no-such-file.csv", "--target", "quality"])
+    2
+    """
+    try:
+        args = _parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    try:
+        _run(args, sys.stdout)
+    except _Failure as exc:
+        sys.stdout.flush()
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print(f"\n{_PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0

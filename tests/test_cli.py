@@ -1,0 +1,294 @@
+"""Tests of the ``skemd`` command line (``python -m skemd``)."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skemd._cli import _EpochLog, _format_table, _Progress, main
+
+MODELS = (
+    "EMDClassifier (squared EMD)",
+    "EMDClassifier (cross-entropy)",
+    "LogisticAT (mord)",
+)
+METRICS = ("MAE", "QWK", "accuracy", "RPS")
+FAST = ["--max-iter", "3"]
+
+
+def write_csv(path, n=60, *, missing_target=(), seed=0):
+    """A small CSV: a number, a text feature and a text target low < mid < high."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    rating = np.array(["low", "mid", "high"])[np.digitize(x, [-0.4, 0.4])]
+    lines = ["x,colour,rating"]
+    for i in range(n):
+        label = "" if i in missing_target else rating[i]
+        lines.append(f"{x[i]:.3f},{colour[i]},{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    return write_csv(tmp_path / "data.csv")
+
+
+def table_rows(out):
+    """The lines of the score table, by model name."""
+    return {
+        name: line
+        for line in out.splitlines()
+        for name in MODELS
+        if line.startswith(name) and "trained" not in line
+    }
+
+
+def assert_one_line_error(capsys, status, expected_status, *fragments):
+    captured = capsys.readouterr()
+    assert status == expected_status
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("skemd: error: ")
+    assert "Traceback" not in captured.err + captured.out
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def test_default_run_prints_a_row_per_model_and_a_column_per_metric(capsys):
+    assert main(FAST) == 0
+    out = capsys.readouterr().out
+    assert "winequality_red" in out
+    header = next(line for line in out.splitlines() if line.startswith("model"))
+    assert header.split()[1:5] == list(METRICS)
+    rows = table_rows(out)
+    assert set(rows) == set(MODELS)
+    for line in rows.values():
+        # Four scores and a fit time in seconds.
+        assert len(line[len("EMDClassifier (cross-entropy)") :].split()) == 6
+    starred = [cell for line in rows.values() for cell in line.split() if "*" in cell]
+    assert len(starred) >= len(METRICS)
+
+
+def test_progress_is_one_line_per_model_when_not_a_terminal(capsys):
+    main(FAST)
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    trained = [line for line in out.splitlines() if "trained in" in line]
+    assert len(trained) == 3
+
+
+def test_max_iter_is_reported_as_a_note_not_a_warning(capsys, recwarn):
+    main(FAST)
+    out = capsys.readouterr().out
+    assert "(--max-iter)" in out
+    assert "stopped after 3 epochs" in out
+    assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_csv_with_text_features_and_ordered_text_target(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--order", "low, mid, high"]
+    assert main(argv + FAST) == 0
+    out = capsys.readouterr().out
+    assert "classes (samples): low (" in out
+    assert out.index("low (") < out.index("mid (") < out.index("high (")
+    assert "1 of them text" in out
+    assert set(table_rows(out)) == set(MODELS)
+
+
+def test_csv_text_target_without_order_is_sorted(csv_file, capsys):
+    assert main(["--csv", str(csv_file), "--target", "rating"] + FAST) == 0
+    out = capsys.readouterr().out
+    assert out.index("high (") < out.index("low (") < out.index("mid (")
+
+
+def test_csv_rows_without_target_are_dropped_with_a_notice(tmp_path, capsys):
+    path = write_csv(tmp_path / "gaps.csv", missing_target=(1, 7))
+    assert main(["--csv", str(path), "--target", "rating"] + FAST) == 0
+    out = capsys.readouterr().out
+    assert "note: dropped 2 of 60 rows with no value in column 'rating'" in out
+    assert "58 samples" in out
+
+
+def test_csv_numeric_target_is_ordered_numerically(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = ["a,b,grade"] + [
+        f"{rng.normal():.3f},{rng.normal():.3f},{g}" for g in [2, 10, 9] * 10
+    ]
+    path = tmp_path / "grades.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["--csv", str(path), "--target", "grade"] + FAST) == 0
+    assert "2 (10) < 9 (10) < 10 (10)" in capsys.readouterr().out
+
+
+def test_rare_class_falls_back_to_a_plain_split_with_a_notice(tmp_path, capsys):
+    path = write_csv(tmp_path / "rare.csv")
+    with path.open("a") as f:
+        f.write("3.0,red,top\n")
+    argv = ["--csv", str(path), "--target", "rating"]
+    assert main(argv + ["--order", "low,mid,high,top"] + FAST) == 0
+    out = capsys.readouterr().out
+    assert "plain" in out
+    assert "not stratified: class(es) 'top' have a single sample" in out
+
+
+def test_missing_matplotlib_is_a_one_line_error(
+    csv_file, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status = main(["--plot", str(tmp_path / "f.png")] + FAST)
+    assert_one_line_error(capsys, status, 1, "pip install matplotlib")
+
+
+def test_missing_mord_falls_back_to_logistic_regression(csv_file, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mord", None)
+    assert main(["--csv", str(csv_file), "--target", "rating"] + FAST) == 0
+    out = capsys.readouterr().out
+    assert "LogisticRegression (sklearn)" in out
+    assert "mord is not installed" in out
+
+
+def test_missing_pandas_is_a_one_line_error(csv_file, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    status = main(["--csv", str(csv_file), "--target", "rating"])
+    assert_one_line_error(capsys, status, 1, "pip install pandas")
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--csv", "{dir}/nope.csv", "--target", "y"], "no such file"),
+        (["--csv", "{dir}", "--target", "y"], "is a directory"),
+        (["--csv", "{csv}"], "--csv needs --target"),
+        (["--target", "rating"], "--target goes with --csv"),
+        (["--order", "a,b"], "--order goes with --csv"),
+        (["--csv", "{csv}", "--target", "rating", "--order", "low,mid,low"], "low"),
+        (["--csv", "{csv}", "--target", "rating", "--order", "low,,high"], "empty"),
+        (["--test-size", "1.5"], "--test-size"),
+        (["--max-iter", "0"], "--max-iter"),
+        (["--seed", "x"], "--seed"),
+        (["--ground-distance", "nearest"], "--ground-distance"),
+        (["--dataset", "nope"], "--dataset"),
+        (["--dataset", "era", "--csv", "{csv}"], "not allowed with"),
+        (["--plot", "{dir}/missing/f.png"], "no such directory"),
+        (["--plot", "{dir}/f.unknown"], "image format"),
+        (["--no-such-option"], "unrecognized arguments"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv, expected, csv_file, capsys):
+    argv = [a.format(dir=csv_file.parent, csv=csv_file) for a in argv]
+    assert_one_line_error(capsys, main(argv), 2, expected)
+
+
+def test_missing_target_column_lists_the_columns(csv_file, capsys):
+    status = main(["--csv", str(csv_file), "--target", "quality"])
+    line = assert_one_line_error(capsys, status, 1, "'quality'")
+    assert "'x', 'colour', 'rating'" in line
+
+
+def test_semicolon_file_suggests_sep(tmp_path, capsys):
+    path = tmp_path / "wine.csv"
+    path.write_text("a;quality\n1;2\n3;4\n")
+    status = main(["--csv", str(path), "--target", "quality"])
+    assert_one_line_error(capsys, status, 1, "--sep")
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "cannot read"),
+        (b"\xff\xfe\x00\x01\x80\x81binary\n\x00\xff", "cannot read"),
+        (b"x,rating\n", "no data rows"),
+        (b'x,rating\n1,"low\n', "cannot read"),
+    ],
+)
+def test_unreadable_csv_exits_1_with_one_line(content, expected, tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    status = main(["--csv", str(path), "--target", "rating"])
+    assert_one_line_error(capsys, status, 1, expected)
+
+
+def test_single_class_target_is_an_error(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    path.write_text("x,y\n1,a\n2,a\n3,a\n")
+    status = main(["--csv", str(path), "--target", "y"])
+    assert_one_line_error(capsys, status, 1, "single class, 'a';")
+
+
+def test_order_missing_labels_names_them(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--order", "low,mid"]
+    assert_one_line_error(capsys, main(argv), 1, "'high'")
+
+
+def test_continuous_target_is_an_error(csv_file, capsys):
+    status = main(["--csv", str(csv_file), "--target", "x"])
+    assert_one_line_error(capsys, status, 1, "not whole")
+
+
+def test_plot_writes_a_png_and_refuses_to_overwrite(csv_file, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "fig.png"
+    argv = ["--csv", str(csv_file), "--target", "rating", "--plot", str(plot)] + FAST
+    assert main(argv) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Figure saved to {plot}" in capsys.readouterr().out
+
+    plot.write_bytes(b"keep me")
+    assert_one_line_error(capsys, main(argv), 2, "--force")
+    assert plot.read_bytes() == b"keep me"
+
+    assert main(argv + ["--force"]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ground_distance_is_passed_to_the_squared_emd_model(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating"] + FAST
+    assert main(argv + ["--ground-distance", "uniform"]) == 0
+    assert "EMDClassifier (squared EMD, uniform)" in capsys.readouterr().out
+
+
+def test_progress_redraws_an_epoch_counter_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = _Progress(stream, width=5)
+    progress.start("net", max_epochs=10)
+    log = _EpochLog(progress.epoch)
+    log.write("  epoch    train_loss\n-------  ----------\n")
+    log.write("      1        \x1b[32m0.5\x1b[0m\n      2        0.4\n")
+    progress.finish("trained in 0.1 s (2 epochs)")
+    text = stream.getvalue()
+    assert "epoch 1/10" in text and "epoch 2/10" in text
+    assert text.count("\n") == 1
+    assert text.endswith("\r  net    trained in 0.1 s (2 epochs)\n")
+
+
+def test_table_stars_every_best_value_including_ties():
+    scores = {
+        "a": {"MAE": 0.5, "QWK": 0.2, "accuracy": 0.7, "RPS": 0.3},
+        "b": {"MAE": 0.5, "QWK": 0.4, "accuracy": 0.6, "RPS": 0.2},
+    }
+    table = _format_table(scores, {"a": 1.0, "b": 2.0})
+    row_a, row_b = table.splitlines()[2:4]
+    assert row_a.split()[1:5] == ["0.500*", "0.200", "0.700*", "0.300"]
+    assert row_b.split()[1:5] == ["0.500*", "0.400*", "0.600", "0.200*"]
+
+
+def test_python_m_skemd_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "skemd", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: skemd")
+    assert "--csv FILE" in result.stdout
