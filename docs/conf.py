@@ -127,21 +127,30 @@ html_show_sourcelink = False
 
 BENCHMARK_RESULTS = ROOT / "benchmarks" / "results"
 BENCHMARK_PAGES = DOCS / "generated" / "benchmarks"
-# The reports the documentation expects, in the order it shows them.
+# The reports the documentation expects, in the order it shows them: the title
+# of a report without one, and the command that writes it.
 BENCHMARK_REPORTS = {
-    "speed_cpu.md": "Training and prediction speed on the CPU",
-    "speed_gpu.md": "Training and prediction speed on a GPU",
-    "quality.md": "Predictive quality on real ordinal data",
+    "speed_cpu.md": (
+        "Training speed on the CPU",
+        "python benchmarks/speed.py",
+    ),
+    "speed_cuda.md": (
+        "Training speed on a GPU",
+        "python benchmarks/speed.py --device cuda",
+    ),
+    "quality.md": (
+        "Predictive quality on real ordinal data",
+        "python benchmarks/quality.py",
+    ),
 }
 _REPORT_FILES = (".md", ".png", ".svg", ".jpg", ".jpeg", ".csv")
 
 
 def _producer(report: str) -> str | None:
-    """The benchmark script that writes ``report``, found by its name."""
-    for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        if report in script.read_text(encoding="utf-8", errors="replace"):
-            return f"python benchmarks/{script.name}"
-    return None
+    """The command that writes ``report``, if its script is in the repository."""
+    command = BENCHMARK_REPORTS[report][1]
+    script = command.split()[1]
+    return command if (ROOT / script).is_file() else None
 
 
 def _with_title(text: str, title: str) -> str:
@@ -170,9 +179,8 @@ def collect_benchmark_reports() -> list[str]:
         )
     for path in found:
         if path.suffix == ".md":
-            title = BENCHMARK_REPORTS.get(
-                path.name, path.stem.replace("_", " ").capitalize()
-            )
+            title = BENCHMARK_REPORTS.get(path.name, (None,))[0]
+            title = title or path.stem.replace("_", " ").capitalize()
             text = _with_title(path.read_text(encoding="utf-8"), title)
             (BENCHMARK_PAGES / path.name).write_text(text, encoding="utf-8")
         else:
@@ -205,7 +213,7 @@ def collect_benchmark_reports() -> list[str]:
             )
             lines.append(
                 f"   - ``benchmarks/results/{name}`` "
-                f"({_lower_first(BENCHMARK_REPORTS[name])}): {how}."
+                f"({_lower_first(BENCHMARK_REPORTS[name][0])}): {how}."
             )
         lines += [
             "",
