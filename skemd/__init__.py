@@ -12,7 +12,7 @@ submodules hold the rest:
 - :mod:`skemd.plotting`: figures (needs matplotlib).
 """
 
-from . import callbacks, datasets, ground_distance, losses, metrics
+from . import callbacks, datasets, ground_distance, losses, metrics, plotting
 from ._classifier import EMDClassifier
 from .losses import SquaredEMDLoss, squared_emd_loss
 
@@ -27,5 +27,6 @@ __all__ = [
     "ground_distance",
     "losses",
     "metrics",
+    "plotting",
     "squared_emd_loss",
 ]
