@@ -30,17 +30,31 @@ def _as_distribution(input: torch.Tensor, from_logits: bool) -> torch.Tensor:
     return input
 
 
+def _class_index(target: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Check 1-D integer class indices and return them as int64."""
+    if target.dtype.is_floating_point or target.dtype == torch.bool:
+        raise TypeError(
+            "A 1-D target must hold integer class indices; got dtype "
+            f"{target.dtype}. Pass soft targets as an (N, K) tensor."
+        )
+    index = target.long()
+    # As in F.one_hot: checked on the CPU, where it costs no synchronisation; CUDA
+    # kernels assert on an index out of range.
+    if index.device.type == "cpu" and index.numel() > 0:
+        low, high = (bound.item() for bound in torch.aminmax(index))
+        if low < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if high >= n_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    return index
+
+
 def _target_distribution(
     target: torch.Tensor, n_classes: int, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Return the target as a (N, K) distribution, and class indices if it had them."""
     if target.dim() == 1:
-        if target.dtype.is_floating_point or target.dtype == torch.bool:
-            raise TypeError(
-                "A 1-D target must hold integer class indices; got dtype "
-                f"{target.dtype}. Pass soft targets as an (N, K) tensor."
-            )
-        index = target.long()
+        index = _class_index(target, n_classes)
         return F.one_hot(index, n_classes).to(dtype), index
     if target.dim() == 2:
         if target.shape[1] != n_classes:
@@ -166,14 +180,17 @@ def squared_emd_loss(
     proba = _as_distribution(input.to(dtype), from_logits)
 
     if ground_distance is None:
-        cdf_pred = torch.cumsum(proba, dim=1)
-        # Class indices go through one_hot, which rejects labels outside 0..K-1;
-        # comparing them with arange would silently read 1-based labels as a class
-        # past the end, and -1 as class 0.
-        cdf_true = torch.cumsum(
-            _target_distribution(target, n_classes, dtype)[0], dim=1
-        )
-        per_sample = (cdf_pred - cdf_true).pow(2).mean(dim=1)
+        # F(p) - F(t) is the cumulative sum of p - t: one cumsum, not two. For class
+        # indices, p - t is p with 1 taken off the true class. Labels outside
+        # 0..K-1 are rejected: comparing them with arange would silently read
+        # 1-based labels as a class past the end, and -1 as class 0.
+        if target.dim() == 1:
+            index = _class_index(target, n_classes)
+            minus_one = proba.new_full((1, 1), -1.0).expand(n_samples, 1)
+            diff = proba.scatter_add(1, index[:, None], minus_one)
+        else:
+            diff = proba - _target_distribution(target, n_classes, dtype)[0]
+        per_sample = torch.cumsum(diff, dim=1).square().mean(dim=1)
     else:
         ground_distance = torch.as_tensor(
             ground_distance, dtype=dtype, device=input.device
@@ -280,15 +297,19 @@ class SquaredEMDLoss(nn.Module):
         loss : torch.Tensor
             The reduced loss, or per-sample losses with ``reduction="none"``.
         """
-        per_sample = input.new_zeros(input.shape[0])
+        # Terms with weight 0 are skipped and weights of 1 not applied: this runs
+        # once per batch, and every extra operation counts on small batches.
+        per_sample = None
         if self.emd_weight != 0.0:
-            per_sample = per_sample + self.emd_weight * squared_emd_loss(
+            per_sample = squared_emd_loss(
                 input,
                 target,
                 self.ground_distance,
                 reduction="none",
                 from_logits=self.from_logits,
             )
+            if self.emd_weight != 1.0:
+                per_sample = self.emd_weight * per_sample
         if self.ce_weight != 0.0:
             log_proba = (
                 torch.log_softmax(input, dim=1)
@@ -299,7 +320,11 @@ class SquaredEMDLoss(nn.Module):
                 ce = F.nll_loss(log_proba, target.long(), reduction="none")
             else:
                 ce = -(target.to(log_proba.dtype) * log_proba).sum(dim=1)
-            per_sample = per_sample + self.ce_weight * ce
+            if self.ce_weight != 1.0:
+                ce = self.ce_weight * ce
+            per_sample = ce if per_sample is None else per_sample + ce
+        if per_sample is None:
+            per_sample = input.new_zeros(input.shape[0])
         return _reduce(per_sample, sample_weight, self.reduction)
 
     def extra_repr(self) -> str:
