@@ -4,12 +4,17 @@ Data that fit in memory are held as tensors and served as slices: a batch is an
 index into tensors that already sit on the training device, so training never
 collates samples one by one. Any other torch ``Dataset`` goes through skorch's
 usual ``DataLoader`` path.
+
+On in-memory data an epoch also skips skorch's per-batch bookkeeping when nothing
+listens to it (see :meth:`EMDNet.run_single_epoch`): batch losses stay on the
+device and are written to the history once per epoch.
 """
 
 from __future__ import annotations
 
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from torch import nn
 
 _ACTIVATIONS = {
@@ -106,7 +111,15 @@ class TensorBatches:
         order = torch.randperm(n_samples, device=X.device)
         for start in range(0, n_samples, size):
             index = order[start : start + size]
-            yield X[index], (None if y is None else y[index])
+            yield (
+                X.index_select(0, index),
+                None if y is None else y.index_select(0, index),
+            )
+
+
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+
+_PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
 
 class EMDNet(NeuralNet):
@@ -115,7 +128,115 @@ class EMDNet(NeuralNet):
     ``optimizer__weight_decay`` applies to parameters with two or more dimensions
     (weights); biases and normalisation parameters are not penalised, as in
     scikit-learn's MLP.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed to :class:`skorch.NeuralNet`.
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` runs the module's forward pass (and so its backward pass)
+        under :func:`torch.autocast` with bfloat16 on the net's device; its
+        floating output is cast back to float32, so the loss, the weights and the
+        optimiser state stay in float32.
+
+    Notes
+    -----
+    On an :class:`InMemoryDataset`, an epoch in which no callback (nor the net)
+    overrides ``on_batch_begin``, ``on_batch_end`` or ``on_grad_computed``, and in
+    which ``train_step``, ``train_step_single`` and ``validation_step`` are
+    skorch's own, runs a lean loop: the training mode is set once per epoch, batch
+    losses are kept on the device and the history gets every batch's loss and size
+    at the end of the epoch, with one device synchronisation instead of one per
+    batch. The epoch values (``train_loss``, ``valid_loss``, from skorch's
+    ``PassthroughScoring``) are unchanged. With any such hook or override, or on
+    any other dataset, skorch's own loop runs.
     """
+
+    def __init__(self, *args, precision="float32", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def infer(self, x, **fit_params):
+        if self.precision not in _PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {sorted(_PRECISIONS)}; got "
+                f"{self.precision!r}."
+            )
+        autocast_dtype = _PRECISIONS[self.precision]
+        if autocast_dtype is None:
+            return super().infer(x, **fit_params)
+        device_type = torch.device(self.device).type
+        with torch.autocast(device_type=device_type, dtype=autocast_dtype):
+            y_pred = super().infer(x, **fit_params)
+        if isinstance(y_pred, torch.Tensor) and y_pred.dtype == autocast_dtype:
+            y_pred = y_pred.float()
+        return y_pred
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """Run one training or validation epoch.
+
+        On an in-memory dataset with no per-batch listener, batches run without
+        skorch's per-batch notifications and without a device synchronisation per
+        batch; the history is filled at the end of the epoch (see the class
+        notes). Otherwise this is skorch's :meth:`skorch.NeuralNet.run_single_epoch`.
+        """
+        if not self._lean_epoch_possible(iterator):
+            return super().run_single_epoch(
+                iterator, training, prefix, step_fn, **fit_params
+            )
+        step = self._lean_train_step if training else self._lean_validation_step
+        self._set_training(training)
+        losses, sizes = [], []
+        for Xi, yi in iterator:
+            losses.append(step(Xi, yi, **fit_params))
+            sizes.append(len(Xi))
+        # One transfer for the whole epoch rather than an .item() per batch.
+        values = torch.stack(losses).tolist() if losses else []
+        history = self.history
+        for value, size in zip(values, sizes, strict=True):
+            history.new_batch()
+            history.record_batch(prefix + "_loss", value)
+            history.record_batch(prefix + "_batch_size", size)
+        history.record(prefix + "_batch_count", len(sizes))
+
+    def _lean_epoch_possible(self, iterator) -> bool:
+        if not isinstance(iterator, TensorBatches):
+            return False
+        own = type(self)
+        if (
+            own.train_step is not NeuralNet.train_step
+            or own.train_step_single is not NeuralNet.train_step_single
+            or own.validation_step is not NeuralNet.validation_step
+        ):
+            return False
+        for hook in _BATCH_HOOKS:
+            if getattr(own, hook) is not getattr(NeuralNet, hook):
+                return False
+            for _, callback in self.callbacks_:
+                if getattr(type(callback), hook, None) is not getattr(Callback, hook):
+                    return False
+        return True
+
+    def _lean_train_step(self, Xi, yi, **fit_params) -> torch.Tensor:
+        """What skorch's ``train_step`` does, less the per-batch notification."""
+        losses = []
+
+        def closure():
+            self._zero_grad_optimizer(set_to_none=True)
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            loss.backward()
+            losses.append(loss)
+            return loss
+
+        self._step_optimizer(closure)
+        # Like skorch's step accumulator: the loss of the first closure call.
+        return losses[0].detach()
+
+    def _lean_validation_step(self, Xi, yi, **fit_params) -> torch.Tensor:
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            return self.get_loss(y_pred, yi, X=Xi, training=False)
 
     def get_iterator(self, dataset, training=False):
         if isinstance(dataset, InMemoryDataset):

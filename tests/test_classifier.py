@@ -181,6 +181,7 @@ def test_invalid_ground_distance_matrix(matrix, message):
         ("activation", "gelu"),
         ("validation_fraction", 1.0),
         ("batch_size", 0),
+        ("precision", "float16"),
     ],
 )
 def test_invalid_hyper_parameter_is_named(param, value):
@@ -565,3 +566,33 @@ def test_decision_is_searchable():
         _fast(max_iter=10), {"decision": ["argmax", "median", "expected_cost"]}, cv=2
     ).fit(X, y)
     assert grid.best_params_["decision"] in ("argmax", "median", "expected_cost")
+
+
+def test_bfloat16_on_the_cpu_warns_and_trains_in_float32():
+    X, y = _ordinal_problem()
+    with pytest.warns(UserWarning, match="CUDA only"):
+        clf = _fast(device="cpu", precision="bfloat16").fit(X, y)
+    assert clf.net_.precision == "float32"
+    np.testing.assert_array_equal(
+        clf.predict_proba(X), _fast(device="cpu").fit(X, y).predict_proba(X)
+    )
+
+
+def test_bfloat16_trains_and_predicts_on_cuda(device):
+    if device != "cuda":
+        pytest.skip("bfloat16 mixed precision runs on CUDA only")
+    X, y = _ordinal_problem()
+    clf = _fast(device=device, precision="bfloat16").fit(X, y)
+    assert clf.net_.precision == "bfloat16"
+    assert next(clf.net_.module_.parameters()).dtype == torch.float32
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert clf.score(X, y) > 0.7
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_optimizer_uses_the_fused_update(solver, device):
+    X, y = _ordinal_problem()
+    clf = _fast(solver=solver, device=device, max_iter=2).fit(X, y)
+    assert all(group["fused"] for group in clf.net_.optimizer_.param_groups)

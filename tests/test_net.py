@@ -1,0 +1,262 @@
+"""The skorch net behind the estimator: in-memory batches and the lean epoch."""
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from skemd._net import MLP, EMDNet, InMemoryDataset, TensorBatches
+from skemd.losses import SquaredEMDLoss
+
+
+def _data(n_samples=100, n_features=3, n_classes=4, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.randn(n_samples, n_features, generator=generator)
+    y = torch.randint(0, n_classes, (n_samples,), generator=generator)
+    return X, y
+
+
+def _net(device="cpu", **params):
+    defaults = dict(
+        module=MLP,
+        module__n_features=3,
+        module__n_classes=4,
+        module__hidden_layer_sizes=(8,),
+        criterion=SquaredEMDLoss,
+        optimizer=torch.optim.Adam,
+        lr=0.01,
+        max_epochs=3,
+        batch_size=32,
+        iterator_train__shuffle=True,
+        train_split=None,
+        device=device,
+        verbose=0,
+    )
+    defaults.update(params)
+    return EMDNet(**defaults)
+
+
+def _fit(net, dataset, seed=0):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return net.fit(dataset, None)
+
+
+class _BatchCounter(Callback):
+    """Listens to every batch, which sends training through skorch's own loop."""
+
+    def initialize(self):
+        self.batches_ = 0
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        self.batches_ += 1
+
+
+class _GradientCounter(Callback):
+    def initialize(self):
+        self.calls_ = 0
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        self.calls_ += 1
+
+
+def _batch_records(history, prefix):
+    return [
+        (batch[prefix + "_loss"], batch[prefix + "_batch_size"])
+        for epoch in history
+        for batch in epoch["batches"]
+        if prefix + "_loss" in batch
+    ]
+
+
+# ------------------------------------------------------------- TensorBatches
+
+
+def test_unshuffled_batches_are_consecutive_slices_on_the_data_device(device):
+    X, y = _data(n_samples=10)
+    dataset = InMemoryDataset(X, y).to(device)
+    batches = list(TensorBatches(dataset, batch_size=4, shuffle=False))
+    assert [len(Xi) for Xi, _ in batches] == [4, 4, 2]
+    for start, (Xi, yi) in zip([0, 4, 8], batches, strict=True):
+        assert Xi.device.type == device and yi.device.type == device
+        assert torch.equal(Xi.cpu(), X[start : start + 4])
+        assert torch.equal(yi.cpu(), y[start : start + 4])
+
+
+def test_shuffled_batches_cover_every_sample_once_per_pass(device):
+    X = torch.arange(10, dtype=torch.float32)[:, None]
+    y = torch.arange(10)
+    batches = TensorBatches(InMemoryDataset(X, y).to(device), 3, shuffle=True)
+    assert len(batches) == 4
+    orders = []
+    for _ in range(2):
+        rows, labels = zip(*batches, strict=True)
+        assert all(yi.device.type == device for yi in labels)
+        order = torch.cat(labels).cpu()
+        assert sorted(order.tolist()) == list(range(10))
+        # Rows and labels stay paired.
+        assert torch.equal(torch.cat(rows).cpu()[:, 0], order.float())
+        orders.append(order)
+    assert not torch.equal(orders[0], orders[1])
+
+
+def test_batches_without_targets_yield_none():
+    X, _ = _data(n_samples=5)
+    batches = list(TensorBatches(InMemoryDataset(X), batch_size=2, shuffle=True))
+    assert [yi for _, yi in batches] == [None, None, None]
+
+
+def test_get_iterator_serves_in_memory_data_as_tensor_batches():
+    X, y = _data()
+    net = _net(iterator_valid__batch_size=64).initialize()
+    train = net.get_iterator(InMemoryDataset(X, y), training=True)
+    valid = net.get_iterator(InMemoryDataset(X, y), training=False)
+    assert isinstance(train, TensorBatches) and train.shuffle
+    assert train.batch_size == 32
+    assert isinstance(valid, TensorBatches) and not valid.shuffle
+    assert valid.batch_size == 64
+
+
+# ---------------------------------------------------------------- lean epoch
+
+
+def test_lean_epoch_matches_skorchs_loop(device):
+    X, y = _data()
+    dataset = InMemoryDataset(X, y).to(device)
+    counter = _BatchCounter()
+    lean = _fit(_net(device), dataset)
+    reference = _fit(_net(device, callbacks=[("counter", counter)]), dataset)
+
+    assert counter.batches_ == 3 * 4
+    iterator = lean.get_iterator(dataset, training=True)
+    assert lean._lean_epoch_possible(iterator)
+    assert not reference._lean_epoch_possible(iterator)
+    assert _batch_records(lean.history, "train") == _batch_records(
+        reference.history, "train"
+    )
+    assert lean.history[:, "train_loss"] == reference.history[:, "train_loss"]
+    assert lean.history[:, "train_batch_count"] == [4, 4, 4]
+    for mine, theirs in zip(
+        lean.module_.parameters(), reference.module_.parameters(), strict=True
+    ):
+        assert torch.equal(mine, theirs)
+
+
+def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses():
+    X, y = _data(n_samples=100)
+    net = _fit(_net(), InMemoryDataset(X, y))
+    for epoch in net.history:
+        losses = [batch["train_loss"] for batch in epoch["batches"]]
+        sizes = [batch["train_batch_size"] for batch in epoch["batches"]]
+        assert sizes == [32, 32, 32, 4]
+        assert all(isinstance(loss, float) for loss in losses)
+        assert epoch["train_loss"] == pytest.approx(np.average(losses, weights=sizes))
+
+
+def test_lean_validation_epoch_matches_skorchs_loop(device):
+    X, y = _data(n_samples=120)
+    train = InMemoryDataset(X[:100], y[:100]).to(device)
+    valid = InMemoryDataset(X[100:], y[100:]).to(device)
+
+    def split(dataset, y=None, **kwargs):
+        return dataset, valid
+
+    lean = _fit(_net(device, train_split=split), train)
+    reference = _fit(
+        _net(device, train_split=split, callbacks=[("counter", _BatchCounter())]),
+        train,
+    )
+    assert lean.history[:, "valid_loss"] == reference.history[:, "valid_loss"]
+    assert _batch_records(lean.history, "valid") == _batch_records(
+        reference.history, "valid"
+    )
+    # The validation loss is computed on the trained network, without training.
+    with torch.no_grad():
+        expected = lean.criterion_(lean.module_(valid.X), valid.y).item()
+    assert lean.history[-1, "valid_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_gradient_callbacks_are_still_called():
+    X, y = _data()
+    counter = _GradientCounter()
+    _fit(_net(callbacks=[("gradients", counter)]), InMemoryDataset(X, y))
+    assert counter.calls_ == 3 * 4
+
+
+def test_overridden_train_step_single_is_used():
+    class Recording(EMDNet):
+        calls = 0
+
+        def train_step_single(self, batch, **fit_params):
+            type(self).calls += 1
+            return super().train_step_single(batch, **fit_params)
+
+    X, y = _data()
+    params = _net().get_params(deep=False)
+    _fit(Recording(**params), InMemoryDataset(X, y))
+    assert Recording.calls == 3 * 4
+
+
+def test_a_torch_dataset_goes_through_skorchs_dataloader():
+    X, y = _data()
+    dataset = torch.utils.data.TensorDataset(X, y)
+    net = _net()
+    assert isinstance(
+        net.initialize().get_iterator(dataset, training=True),
+        torch.utils.data.DataLoader,
+    )
+    _fit(net, dataset)
+    assert len(net.history) == 3
+    assert net.history[-1, "train_batch_count"] == 4
+    assert np.isfinite(net.history[-1, "train_loss"])
+    assert net.predict_proba(dataset).shape == (100, 4)
+
+
+def test_zero_grad_frees_gradients_between_steps(monkeypatch):
+    X, y = _data()
+    calls = []
+    original = torch.optim.Adam.zero_grad
+
+    def zero_grad(self, set_to_none=True):
+        calls.append(set_to_none)
+        return original(self, set_to_none=set_to_none)
+
+    monkeypatch.setattr(torch.optim.Adam, "zero_grad", zero_grad)
+    _fit(_net(max_epochs=1), InMemoryDataset(X, y))
+    assert calls == [True] * 4
+
+
+# ----------------------------------------------------------------- precision
+
+
+def _output_dtypes(net, X):
+    dtypes = []
+    handle = net.module_.hidden[0].register_forward_hook(
+        lambda module, args, output: dtypes.append(output.dtype)
+    )
+    try:
+        logits = net.forward(InMemoryDataset(X))
+    finally:
+        handle.remove()
+    return dtypes, logits
+
+
+def test_bfloat16_runs_the_module_under_autocast(device):
+    X, y = _data()
+    net = _fit(_net(device, precision="bfloat16"), InMemoryDataset(X, y).to(device))
+    dtypes, logits = _output_dtypes(net, X)
+    assert set(dtypes) == {torch.bfloat16}
+    # The loss sees float32 logits; the weights stay float32.
+    assert logits.dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in net.module_.parameters())
+    assert np.all(np.isfinite(net.history[:, "train_loss"]))
+
+
+def test_float32_precision_does_not_autocast():
+    X, y = _data()
+    net = _fit(_net(), InMemoryDataset(X, y))
+    dtypes, logits = _output_dtypes(net, X)
+    assert set(dtypes) == {torch.float32}
+    assert logits.dtype == torch.float32
