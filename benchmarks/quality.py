@@ -516,7 +516,14 @@ def report(results, datasets, methods, notes, command, elapsed, emd_params) -> s
     for metric in METRICS:
         lines += ["", f"## {METRIC_TITLES[metric]}", ""]
         lines += _table(summary, datasets, methods, metric)
-    lines += ["", "## Mean fit time per partition (seconds)", ""]
+    lines += [
+        "",
+        "## Mean fit time per partition (seconds)",
+        "",
+        "Measured when each result was computed (cached results keep their time), "
+        "one thread per worker; they vary with the load of the machine.",
+        "",
+    ]
     lines += [
         "| data set | " + " | ".join(METHODS[m][0] for m in methods) + " |",
         "|---|" + "---|" * len(methods),
