@@ -121,13 +121,18 @@ _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
 
 _PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
+# Parameter-group key of the L2 penalty that EMDNet applies to weights only.
+_DECAY_KEY = "weight_decay_of_weights"
+
 
 class EMDNet(NeuralNet):
     """skorch ``NeuralNet`` with in-memory batching and L2 on weights only.
 
     ``optimizer__weight_decay`` applies to parameters with two or more dimensions
     (weights); biases and normalisation parameters are not penalised, as in
-    scikit-learn's MLP.
+    scikit-learn's MLP. The decay is added to the weight gradients just before
+    each optimiser step (after ``on_grad_computed``, where torch's optimisers add
+    theirs), and the optimiser itself runs with ``weight_decay=0``.
 
     Parameters
     ----------
@@ -251,14 +256,51 @@ class EMDNet(NeuralNet):
         return super().get_iterator(dataset, training=training)
 
     def get_params_for_optimizer(self, prefix, named_parameters):
+        """Optimiser arguments, with the weight decay moved out of the optimiser.
+
+        Each parameter group runs with ``weight_decay=0`` and keeps its decay
+        under the key ``"weight_decay_of_weights"``; :meth:`_step_optimizer` adds
+        it to the gradients of the group's weights (parameters with two or more
+        dimensions) before every step. This is torch's L2 penalty restricted to
+        weights, with one parameter group, so that a fused optimiser runs one
+        kernel per step rather than one per group.
+        """
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        default = kwargs.pop("weight_decay", 0.0)
         groups = []
         for group in args[0]:
-            params = group["params"]
-            decayed = [p for p in params if p.dim() >= 2]
-            plain = [p for p in params if p.dim() < 2]
-            if decayed:
-                groups.append({**group, "params": decayed})
-            if plain:
-                groups.append({**group, "params": plain, "weight_decay": 0.0})
+            decay = float(group.pop("weight_decay", default))
+            groups.append({**group, "weight_decay": 0.0, _DECAY_KEY: decay})
         return (groups,), kwargs
+
+    def _step_optimizer(self, step_fn):
+        """Step the optimisers, adding the weight decay to the weight gradients.
+
+        The decay is added inside the closure, after the gradients are computed
+        and ``on_grad_computed`` has run, as torch's optimisers add theirs.
+        """
+        if step_fn is None:
+            return super()._step_optimizer(step_fn)
+
+        def step_with_decay():
+            loss = step_fn()
+            self._add_weight_decay()
+            return loss
+
+        return super()._step_optimizer(step_with_decay)
+
+    @torch.no_grad()
+    def _add_weight_decay(self):
+        for name in self._optimizers:
+            for group in getattr(self, name + "_").param_groups:
+                decay = group.get(_DECAY_KEY, 0.0)
+                if not decay:
+                    continue
+                pairs = [
+                    (p.grad, p)
+                    for p in group["params"]
+                    if p.grad is not None and p.dim() >= 2
+                ]
+                if pairs:
+                    grads, params = zip(*pairs, strict=True)
+                    torch._foreach_add_(list(grads), list(params), alpha=decay)

@@ -190,7 +190,11 @@ def squared_emd_loss(
             diff = proba.scatter_add(1, index[:, None], minus_one)
         else:
             diff = proba - _target_distribution(target, n_classes, dtype)[0]
-        per_sample = torch.cumsum(diff, dim=1).square().mean(dim=1)
+        squared = torch.cumsum(diff, dim=1).square()
+        if reduction == "mean" and sample_weight is None:
+            # The mean over samples of the per-sample means over classes.
+            return squared.mean()
+        per_sample = squared.mean(dim=1)
     else:
         ground_distance = torch.as_tensor(
             ground_distance, dtype=dtype, device=input.device

@@ -297,10 +297,9 @@ def test_sgd_solver_trains():
 def test_alpha_penalises_weights_not_biases():
     X, y = _ordinal_problem()
     clf = _fast(alpha=10.0, max_iter=1).fit(X, y)
-    groups = clf.net_.optimizer_.param_groups
-    decays = {p.dim(): g["weight_decay"] for g in groups for p in g["params"]}
-    assert decays[2] == pytest.approx(10.0 / len(X))
-    assert decays[1] == 0.0
+    (group,) = clf.net_.optimizer_.param_groups
+    assert group["weight_decay"] == 0.0
+    assert group["weight_decay_of_weights"] == pytest.approx(10.0 / len(X))
 
 
 def test_works_in_a_pipeline():

@@ -228,6 +228,76 @@ def test_zero_grad_frees_gradients_between_steps(monkeypatch):
     assert calls == [True] * 4
 
 
+# -------------------------------------------------------------- weight decay
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam])
+def test_weight_decay_matches_torch_on_weights_and_spares_biases(optimizer, device):
+    X, y = _data(n_samples=64)
+    dataset = InMemoryDataset(X, y).to(device)
+    net = _net(
+        device=device,
+        optimizer=optimizer,
+        optimizer__weight_decay=0.3,
+        max_epochs=2,
+        iterator_train__shuffle=False,
+    )
+    net.initialize()
+    start = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+    net.partial_fit(dataset, None)
+
+    # The same steps with torch's own weight decay, on weights only.
+    reference = MLP(3, 4, hidden_layer_sizes=(8,)).to(device)
+    reference.load_state_dict(start)
+    weights = [p for p in reference.parameters() if p.dim() >= 2]
+    biases = [p for p in reference.parameters() if p.dim() < 2]
+    torch_optimizer = optimizer(
+        [{"params": weights, "weight_decay": 0.3}, {"params": biases}], lr=0.01
+    )
+    criterion = SquaredEMDLoss()
+    X, y = X.to(device), y.to(device)
+    for _ in range(2):
+        for start_row in range(0, len(X), 32):
+            torch_optimizer.zero_grad()
+            rows = slice(start_row, start_row + 32)
+            criterion(reference(X[rows]), y[rows]).backward()
+            torch_optimizer.step()
+    for name, value in reference.state_dict().items():
+        torch.testing.assert_close(net.module_.state_dict()[name], value)
+    (group,) = net.optimizer_.param_groups
+    assert group["weight_decay"] == 0.0
+
+
+def test_weight_decay_leaves_biases_alone():
+    X, y = _data(n_samples=32)
+    # A loss with no gradient: only the decay moves the parameters.
+    net = _net(
+        criterion=lambda: lambda y_pred, y_true: 0.0 * y_pred.sum(),
+        optimizer=torch.optim.SGD,
+        optimizer__weight_decay=0.5,
+        lr=1.0,
+        max_epochs=1,
+    )
+    net.initialize()
+    start = {k: v.detach().clone() for k, v in net.module_.named_parameters()}
+    net.partial_fit(InMemoryDataset(X, y), None)
+    for name, value in net.module_.named_parameters():
+        expected = start[name] * 0.5 if value.dim() >= 2 else start[name]
+        torch.testing.assert_close(value.detach(), expected)
+
+
+def test_weight_decay_survives_pickling():
+    import pickle
+
+    X, y = _data(n_samples=32)
+    net = _net(optimizer__weight_decay=0.1, max_epochs=1)
+    _fit(net, InMemoryDataset(X, y))
+    restored = pickle.loads(pickle.dumps(net))
+    (group,) = restored.optimizer_.param_groups
+    assert group["weight_decay_of_weights"] == pytest.approx(0.1)
+    restored.partial_fit(InMemoryDataset(X, y), None)
+
+
 # ----------------------------------------------------------------- precision
 
 
