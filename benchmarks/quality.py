@@ -441,7 +441,9 @@ def _table(summary, datasets, methods, metric) -> list[str]:
     return lines
 
 
-def report(results, datasets, methods, notes, command, elapsed, emd_params) -> str:
+def report(
+    results, datasets, methods, notes, command, elapsed, emd_params, figure_name=None
+) -> str:
     summary = summarise(results)
     official = [d for d in datasets if d in _datasets.OFFICIAL]
     lines = [
@@ -582,6 +584,14 @@ def report(results, datasets, methods, notes, command, elapsed, emd_params) -> s
             ]
             lines.append(f"| {METHODS[variant][0]} | " + " | ".join(cells) + " |")
         lines.append("")
+        if figure_name:
+            lines += [
+                "Mean MAE of each setting, and of the same network trained with "
+                "cross-entropy, relative to the defaults, per data set:",
+                "",
+                f"![MAE relative to the defaults per data set]({figure_name})",
+                "",
+            ]
 
     lines += _reference_section(summary, datasets, methods)
     for metric in METRICS:
@@ -606,6 +616,61 @@ def report(results, datasets, methods, notes, command, elapsed, emd_params) -> s
         ]
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def figure(summary, datasets, methods, path: Path) -> bool:
+    """Dot plot of each network setting's mean MAE relative to the defaults.
+
+    Returns False (and writes nothing) without matplotlib or without the
+    networks to compare.
+    """
+    shown = [
+        m for m in ("emd_learned", "emd_uniform", "ce", "emd_median") if m in methods
+    ]
+    if "emd" not in methods or not shown:
+        return False
+    try:
+        import matplotlib
+        import matplotlib.ticker
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    mae = summary[("mae", "mean")].unstack("method").loc[list(datasets)]
+    styles = {
+        "emd_learned": ("o", "tab:red", "ground_distance='learned'"),
+        "emd_uniform": ("s", "tab:blue", "ground_distance='uniform'"),
+        "ce": ("^", "tab:gray", "cross-entropy (same network)"),
+        "emd_median": ("D", "tab:green", "decision='median'"),
+    }
+    fig, ax = plt.subplots(figsize=(7.0, 0.38 * len(datasets) + 1.6))
+    rows = np.arange(len(datasets))[::-1]
+    for offset, method in zip(np.linspace(-0.24, 0.24, len(shown)), shown, strict=True):
+        marker, color, label = styles[method]
+        ratio = (mae[method] + 1e-3) / (mae["emd"] + 1e-3)
+        ax.scatter(ratio, rows + offset, marker=marker, color=color, label=label, s=28)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks(rows, datasets)
+    ax.set_xlabel(
+        "mean MAE relative to EMDClassifier defaults (ordinal ground distance)\n"
+        "left of 1: lower error than the defaults"
+    )
+    ax.grid(axis="x", which="both", alpha=0.3)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+    ax.legend(
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=2,
+        frameon=False,
+        fontsize="small",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def _reference_section(summary, datasets, methods) -> list[str]:
@@ -795,8 +860,19 @@ def main(argv=None) -> int:
         argv if argv is not None else sys.argv[1:]
     )
     elapsed = time.perf_counter() - started
+    figure_path = output.with_name(output.stem + "_ground_distance.png")
+    has_figure = figure(summarise(results), datasets, methods, figure_path)
     output.write_text(
-        report(results, datasets, methods, notes, command.strip(), elapsed, emd_params)
+        report(
+            results,
+            datasets,
+            methods,
+            notes,
+            command.strip(),
+            elapsed,
+            emd_params,
+            figure_path.name if has_figure else None,
+        )
     )
     print(f"Wrote {output} ({elapsed / 60:.1f} min).", file=sys.stderr)
     return 0

@@ -110,6 +110,30 @@ CANDIDATES = {
         "ce_weight": 1.0,
         "emd_weight": 0.0,
     },
+    # Third round: the stopping rule. The squared EMD is about ten times smaller
+    # than cross-entropy, so an absolute tol stops it sooner.
+    "deep_lr3e-3_tol1e-5": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "tol": 1e-5,
+    },
+    "deep_lr3e-3_tol0": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "tol": 0.0,
+    },
+    "deep_lr3e-3_patience25": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+    },
+    "deep_lr3e-3_ce_only_tol1e-5": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "ce_weight": 1.0,
+        "emd_weight": 0.0,
+        "tol": 1e-5,
+    },
 }
 
 

@@ -127,7 +127,13 @@ class LearnedGroundDistance(Callback):
         self.feature_layer = feature_layer
 
     def initialize(self) -> LearnedGroundDistance:
-        """Forget the distances and weights of an earlier training run."""
+        """Forget the distances and weights of an earlier training run.
+
+        Returns
+        -------
+        self : LearnedGroundDistance
+            The callback, reset.
+        """
         self.distance_history_: list[np.ndarray] = []
         self.ce_weight_: float | None = None
         self.emd_weight_: float | None = None
