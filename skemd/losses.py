@@ -14,6 +14,8 @@ Two forms are implemented, following Hou, Yu & Samaras (arXiv:1611.05916):
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,23 +32,38 @@ def _as_distribution(input: torch.Tensor, from_logits: bool) -> torch.Tensor:
     return input
 
 
-def _class_index(target: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Check 1-D integer class indices and return them as int64."""
+# Up to this many classes, the ordered form uses products with a triangular
+# matrix instead of cumulative sums (faster on CPU and GPU alike for small K).
+_MATMUL_MAX_CLASSES = 32
+
+
+@lru_cache(maxsize=64)
+def _upper_ones(n_classes: int, dtype: torch.dtype, device: torch.device):
+    """The K x K upper triangle of ones (diagonal included), cached."""
+    return torch.ones(n_classes, n_classes, dtype=dtype, device=device).triu_()
+
+
+def _class_index(target: torch.Tensor) -> torch.Tensor:
+    """Check that a 1-D target holds integer class indices; return them as int64.
+
+    The range is checked where the indices are used: by ``scatter_add`` and
+    ``F.one_hot`` on the CPU, which raise on an index out of range, and by
+    device-side assertions on CUDA. A separate check would cost a reduction and
+    two host transfers per batch.
+    """
     if target.dtype.is_floating_point or target.dtype == torch.bool:
         raise TypeError(
             "A 1-D target must hold integer class indices; got dtype "
             f"{target.dtype}. Pass soft targets as an (N, K) tensor."
         )
-    index = target.long()
-    # As in F.one_hot: checked on the CPU, where it costs no synchronisation; CUDA
-    # kernels assert on an index out of range.
-    if index.device.type == "cpu" and index.numel() > 0:
-        low, high = (bound.item() for bound in torch.aminmax(index))
-        if low < 0:
-            raise RuntimeError("Class values must be non-negative.")
-        if high >= n_classes:
-            raise RuntimeError("Class values must be smaller than num_classes.")
-    return index
+    return target.long()
+
+
+def _out_of_range(error: RuntimeError, n_classes: int) -> RuntimeError:
+    return RuntimeError(
+        f"Class values must be class indices in 0..{n_classes - 1} for "
+        f"{n_classes} classes ({error})."
+    )
 
 
 def _target_distribution(
@@ -54,7 +71,8 @@ def _target_distribution(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Return the target as a (N, K) distribution, and class indices if it had them."""
     if target.dim() == 1:
-        index = _class_index(target, n_classes)
+        # F.one_hot rejects indices out of range, with "Class values must be ...".
+        index = _class_index(target)
         return F.one_hot(index, n_classes).to(dtype), index
     if target.dim() == 2:
         if target.shape[1] != n_classes:
@@ -180,21 +198,45 @@ def squared_emd_loss(
     proba = _as_distribution(input.to(dtype), from_logits)
 
     if ground_distance is None:
-        # F(p) - F(t) is the cumulative sum of p - t: one cumsum, not two. For class
-        # indices, p - t is p with 1 taken off the true class. Labels outside
-        # 0..K-1 are rejected: comparing them with arange would silently read
-        # 1-based labels as a class past the end, and -1 as class 0.
-        if target.dim() == 1:
-            index = _class_index(target, n_classes)
-            minus_one = proba.new_full((1, 1), -1.0).expand(n_samples, 1)
-            diff = proba.scatter_add(1, index[:, None], minus_one)
+        mean_only = reduction == "mean" and sample_weight is None
+        if n_classes <= _MATMUL_MAX_CLASSES and not torch.is_autocast_enabled(
+            proba.device.type
+        ):
+            # Few classes: the cumulative sums are products with the upper
+            # triangle of ones, F(p) = p @ U, and F of class y is row y of U.
+            # A product and its gradient are one kernel each, where a cumulative
+            # sum costs three in the backward pass (flip, cumsum, flip).
+            upper = _upper_ones(n_classes, proba.dtype, proba.device)
+            if target.dim() == 1:
+                try:
+                    target_cdf = upper.index_select(0, _class_index(target))
+                except (RuntimeError, IndexError) as error:
+                    raise _out_of_range(error, n_classes) from error
+            else:
+                target_cdf = _target_distribution(target, n_classes, dtype)[0] @ upper
+            cdf = proba @ upper
+            if mean_only:
+                # The mean over samples of the per-sample means over classes.
+                return F.mse_loss(cdf, target_cdf)
+            per_sample = (cdf - target_cdf).square().mean(dim=1)
         else:
-            diff = proba - _target_distribution(target, n_classes, dtype)[0]
-        squared = torch.cumsum(diff, dim=1).square()
-        if reduction == "mean" and sample_weight is None:
-            # The mean over samples of the per-sample means over classes.
-            return squared.mean()
-        per_sample = squared.mean(dim=1)
+            # F(p) - F(t) is the cumulative sum of p - t: one cumsum, not two.
+            # For class indices, p - t is p with 1 taken off the true class.
+            # Labels outside 0..K-1 are rejected (by scatter_add, or index_select
+            # above), not read as a class past the end, or -1 as the last one.
+            if target.dim() == 1:
+                index = _class_index(target)
+                minus_one = proba.new_full((1, 1), -1.0).expand(n_samples, 1)
+                try:
+                    diff = proba.scatter_add(1, index[:, None], minus_one)
+                except (RuntimeError, IndexError) as error:
+                    raise _out_of_range(error, n_classes) from error
+            else:
+                diff = proba - _target_distribution(target, n_classes, dtype)[0]
+            squared = torch.cumsum(diff, dim=1).square()
+            if mean_only:
+                return squared.mean()
+            per_sample = squared.mean(dim=1)
     else:
         ground_distance = torch.as_tensor(
             ground_distance, dtype=dtype, device=input.device
@@ -303,6 +345,18 @@ class SquaredEMDLoss(nn.Module):
         """
         # Terms with weight 0 are skipped and weights of 1 not applied: this runs
         # once per batch, and every extra operation counts on small batches.
+        if self.ce_weight == 0.0 and self.emd_weight != 0.0:
+            # The squared EMD alone: reduced where it is computed, which spares
+            # the per-sample intermediate (weighting a reduced loss is linear).
+            loss = squared_emd_loss(
+                input,
+                target,
+                self.ground_distance,
+                sample_weight=sample_weight,
+                reduction=self.reduction,
+                from_logits=self.from_logits,
+            )
+            return loss if self.emd_weight == 1.0 else self.emd_weight * loss
         per_sample = None
         if self.emd_weight != 0.0:
             per_sample = squared_emd_loss(

@@ -584,14 +584,74 @@ def test_non_integer_1d_target_raises(form, dtype):
         squared_emd_loss(torch.zeros(2, 3), torch.tensor([0, 1]).to(dtype), m)
 
 
+@pytest.mark.parametrize("k", [3, 40])
 @pytest.mark.parametrize("form", ["ordered", "matrix"])
-@pytest.mark.parametrize("label", [-1, 3])
-def test_class_index_out_of_range_raises(form, label):
+@pytest.mark.parametrize("high", [False, True])
+def test_class_index_out_of_range_raises(form, high, k):
     # Labels 1..K instead of 0..K-1 are a common slip with ordinal data; they
-    # must not be silently read as a class past the end (or, for -1, class 0).
-    m = None if form == "ordered" else torch.ones(3, 3)
+    # must not be silently read as a class past the end (or, for -1, the last).
+    label = k if high else -1
+    m = None if form == "ordered" else torch.ones(k, k)
     with pytest.raises(RuntimeError, match="Class values must be"):
-        squared_emd_loss(torch.zeros(2, 3), torch.tensor([0, label]), m)
+        squared_emd_loss(torch.zeros(2, k), torch.tensor([0, label]), m)
+
+
+# --------------------------------------------------------------------------- #
+# Ordered form: the two ways of computing it
+# --------------------------------------------------------------------------- #
+
+# Up to 32 classes the cumulative sums are products with a triangular matrix;
+# above, cumulative sums; under autocast, cumulative sums whatever K.
+PATH_CLASSES = [4, 32, 33, 60]
+
+
+@pytest.mark.parametrize("k", PATH_CLASSES)
+@pytest.mark.parametrize("soft", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "weighted"])
+def test_ordered_paths_match_numpy(k, soft, reduction):
+    rng = _rng(300 + k)
+    n = 50
+    z = _logits(rng, n, k)
+    y = rng.integers(0, k, size=n)
+    t = _soft_targets(rng, n, k) if soft else _np_onehot(y, k)
+    target = _t(t) if soft else torch.as_tensor(y)
+    w = rng.uniform(0.1, 2.0, size=n)
+
+    per_sample = _np_ordered(_np_softmax(z), t)
+    if reduction == "weighted":
+        loss = squared_emd_loss(_t(z), target, sample_weight=_t(w))
+        expected = np.sum(w * per_sample) / np.sum(w)
+    else:
+        loss = squared_emd_loss(_t(z), target, reduction=reduction)
+        expected = {"mean": per_sample.mean(), "sum": per_sample.sum()}.get(
+            reduction, per_sample
+        )
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("k", PATH_CLASSES)
+def test_ordered_paths_gradcheck(k):
+    rng = _rng(400 + k)
+    z = _t(_logits(rng, 6, k)).requires_grad_()
+    y = torch.as_tensor(rng.integers(0, k, size=6))
+    t = _t(_soft_targets(rng, 6, k))
+    assert torch.autograd.gradcheck(lambda z: squared_emd_loss(z, y), (z,))
+    assert torch.autograd.gradcheck(
+        lambda z: squared_emd_loss(z, t, reduction="none"), (z,)
+    )
+
+
+def test_ordered_loss_under_autocast_stays_in_float32():
+    # Under autocast a matrix product would run in bfloat16; the loss keeps the
+    # exact cumulative sums instead.
+    rng = _rng(500)
+    z = _t(_logits(rng, 64, 5), torch.float32)
+    y = torch.as_tensor(rng.integers(0, 5, size=64))
+    expected = squared_emd_loss(z, y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = squared_emd_loss(z, y)
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-7)
 
 
 def test_sample_weight_of_wrong_shape_raises():
