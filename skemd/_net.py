@@ -191,12 +191,17 @@ class EMDNet(NeuralNet):
             )
         step = self._lean_train_step if training else self._lean_validation_step
         self._set_training(training)
-        losses, sizes = [], []
+        # Batch losses are copied into one buffer on the device: no transfer per
+        # batch, and no loss tensor (nor the storage behind it) is kept.
+        losses = torch.empty(
+            len(iterator), dtype=torch.float64, device=iterator.dataset.X.device
+        )
+        sizes = []
         for Xi, yi in iterator:
-            losses.append(step(Xi, yi, **fit_params))
+            losses[len(sizes)] = step(Xi, yi, **fit_params)
             sizes.append(len(Xi))
         # One transfer for the whole epoch rather than an .item() per batch.
-        values = torch.stack(losses).tolist() if losses else []
+        values = losses.tolist()
         history = self.history
         for value, size in zip(values, sizes, strict=True):
             history.new_batch()

@@ -217,7 +217,10 @@ def squared_emd_loss(
             cdf = proba @ upper
             if mean_only:
                 # The mean over samples of the per-sample means over classes.
-                return F.mse_loss(cdf, target_cdf)
+                # Summed, then divided: F.mse_loss's own mean returns a scalar
+                # that keeps all N x K squared errors alive with it, which adds
+                # up when callers keep the detached loss of every batch.
+                return F.mse_loss(cdf, target_cdf, reduction="sum") / cdf.numel()
             per_sample = (cdf - target_cdf).square().mean(dim=1)
         else:
             # F(p) - F(t) is the cumulative sum of p - t: one cumsum, not two.

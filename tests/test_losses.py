@@ -641,6 +641,19 @@ def test_ordered_paths_gradcheck(k):
     )
 
 
+@pytest.mark.parametrize("k", PATH_CLASSES)
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_reduced_loss_owns_only_its_own_value(k, form):
+    # Callers often keep loss.detach() of every batch; a scalar that is a view
+    # of the batch's N x K intermediate would keep all of them alive.
+    m = None if form == "ordered" else torch.ones(k, k)
+    z = torch.randn(64, k, requires_grad=True)
+    y = torch.randint(0, k, (64,))
+    for reduction in ("mean", "sum"):
+        loss = squared_emd_loss(z, y, m, reduction=reduction).detach()
+        assert loss.untyped_storage().nbytes() == loss.element_size()
+
+
 def test_ordered_loss_under_autocast_stays_in_float32():
     # Under autocast a matrix product would run in bfloat16; the loss keeps the
     # exact cumulative sums instead.
