@@ -46,8 +46,8 @@ def _upper_ones(n_classes: int, dtype: torch.dtype, device: torch.device):
 def _class_index(target: torch.Tensor) -> torch.Tensor:
     """Check that a 1-D target holds integer class indices; return them as int64.
 
-    The range is checked where the indices are used: by ``scatter_add`` and
-    ``F.one_hot`` on the CPU, which raise on an index out of range, and by
+    The range is checked where the indices are used: by ``index_select`` and
+    ``scatter_add`` on the CPU, which raise on an index out of range, and by
     device-side assertions on CUDA. A separate check would cost a reduction and
     two host transfers per batch.
     """
@@ -66,21 +66,17 @@ def _out_of_range(error: RuntimeError, n_classes: int) -> RuntimeError:
     )
 
 
-def _target_distribution(
+def _soft_target(
     target: torch.Tensor, n_classes: int, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Return the target as a (N, K) distribution, and class indices if it had them."""
-    if target.dim() == 1:
-        # F.one_hot rejects indices out of range, with "Class values must be ...".
-        index = _class_index(target)
-        return F.one_hot(index, n_classes).to(dtype), index
+) -> torch.Tensor:
+    """Check a target that is not 1-D class indices: soft targets of shape (N, K)."""
     if target.dim() == 2:
         if target.shape[1] != n_classes:
             raise ValueError(
                 f"Soft targets have {target.shape[1]} columns but the input has "
                 f"{n_classes} classes."
             )
-        return target.to(dtype), None
+        return target.to(dtype)
     raise ValueError(
         "target must be class indices of shape (N,) or soft targets of shape "
         f"(N, K); got shape {tuple(target.shape)}."
@@ -213,7 +209,7 @@ def squared_emd_loss(
                 except (RuntimeError, IndexError) as error:
                     raise _out_of_range(error, n_classes) from error
             else:
-                target_cdf = _target_distribution(target, n_classes, dtype)[0] @ upper
+                target_cdf = _soft_target(target, n_classes, dtype) @ upper
             cdf = proba @ upper
             if mean_only:
                 # The mean over samples of the per-sample means over classes.
@@ -235,7 +231,7 @@ def squared_emd_loss(
                 except (RuntimeError, IndexError) as error:
                     raise _out_of_range(error, n_classes) from error
             else:
-                diff = proba - _target_distribution(target, n_classes, dtype)[0]
+                diff = proba - _soft_target(target, n_classes, dtype)
             squared = torch.cumsum(diff, dim=1).square()
             if mean_only:
                 return squared.mean()
@@ -249,12 +245,24 @@ def squared_emd_loss(
                 f"ground_distance must have shape ({n_classes}, {n_classes}) for "
                 f"{n_classes} classes; got {tuple(ground_distance.shape)}."
             )
-        target_dist, index = _target_distribution(target, n_classes, dtype)
-        if index is not None:
-            row_weight = ground_distance[index]
+        if target.dim() == 1:
+            # As in the ordered form: p - t is p with 1 taken off the true class,
+            # and the weights are the rows of the true classes.
+            index = _class_index(target)
+            minus_one = proba.new_full((1, 1), -1.0).expand(n_samples, 1)
+            try:
+                row_weight = ground_distance.index_select(0, index)
+                diff = proba.scatter_add(1, index[:, None], minus_one)
+            except (RuntimeError, IndexError) as error:
+                raise _out_of_range(error, n_classes) from error
         else:
+            target_dist = _soft_target(target, n_classes, dtype)
             row_weight = target_dist @ ground_distance
-        per_sample = ((proba - target_dist).pow(2) * row_weight).mean(dim=1)
+            diff = proba - target_dist
+        weighted = diff.square() * row_weight
+        if reduction == "mean" and sample_weight is None:
+            return weighted.sum() / weighted.numel()
+        per_sample = weighted.mean(dim=1)
 
     return _reduce(per_sample, sample_weight, reduction)
 
