@@ -5,6 +5,7 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
+import skemd._net
 from skemd._net import MLP, EMDNet, InMemoryDataset, TensorBatches
 from skemd.losses import SquaredEMDLoss
 
@@ -100,6 +101,25 @@ def test_shuffled_batches_cover_every_sample_once_per_pass(device):
         assert torch.equal(torch.cat(rows).cpu()[:, 0], order.float())
         orders.append(order)
     assert not torch.equal(orders[0], orders[1])
+
+
+@pytest.mark.parametrize("gather_bytes", [1, 3 * 4 * 2, 10**9])
+def test_shuffled_batches_follow_one_permutation_whatever_the_block(
+    monkeypatch, gather_bytes
+):
+    # Rows are gathered a block of batches at a time (one batch, two batches,
+    # all of them here); the batches are those of one permutation drawn from
+    # torch's generator, in order, whatever the block size.
+    monkeypatch.setattr(skemd._net, "_GATHER_BYTES", gather_bytes)
+    X = torch.arange(22, dtype=torch.float32).repeat_interleave(2).reshape(22, 2)
+    y = torch.arange(22)
+    torch.manual_seed(3)
+    batches = list(TensorBatches(InMemoryDataset(X, y), 4, shuffle=True))
+    torch.manual_seed(3)
+    expected = torch.randperm(22)
+    assert [len(yi) for _, yi in batches] == [4, 4, 4, 4, 4, 2]
+    assert torch.equal(torch.cat([yi for _, yi in batches]), expected)
+    assert torch.equal(torch.cat([Xi for Xi, _ in batches]), X[expected])
 
 
 def test_batches_without_targets_yield_none():
@@ -226,6 +246,51 @@ def test_zero_grad_frees_gradients_between_steps(monkeypatch):
     monkeypatch.setattr(torch.optim.Adam, "zero_grad", zero_grad)
     _fit(_net(max_epochs=1), InMemoryDataset(X, y))
     assert calls == [True] * 4
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam])
+def test_direct_step_trains_exactly_like_skorch_calls(monkeypatch, optimizer):
+    # The lean step calls the module and the criterion directly and clears the
+    # gradients itself; the weights must come out as through infer, get_loss
+    # and the optimiser's zero_grad.
+    X, y = _data(n_samples=40)
+    weights = []
+    original = EMDNet._direct_call_params
+    used = []
+
+    def spy(self, fit_params):
+        params = original(self, fit_params)
+        used.append(params is not None)
+        return params
+
+    monkeypatch.setattr(EMDNet, "_direct_call_params", spy)
+    for direct in (True, False):
+        if not direct:
+            monkeypatch.setattr(EMDNet, "_direct_call_params", lambda self, fp: None)
+        torch.manual_seed(0)
+        net = _fit(
+            _net(max_epochs=3, optimizer=optimizer, optimizer__weight_decay=0.1),
+            InMemoryDataset(X, y),
+        )
+        weights.append([p.detach().clone() for p in net.module_.parameters()])
+    assert used == [True] * 3
+    for direct, plain in zip(*weights, strict=True):
+        assert torch.equal(direct, plain)
+
+
+def test_direct_step_is_not_used_when_infer_is_overridden():
+    calls = []
+
+    class CountingNet(EMDNet):
+        def infer(self, x, **fit_params):
+            calls.append(len(x))
+            return super().infer(x, **fit_params)
+
+    X, y = _data()
+    net = _net(max_epochs=1)
+    net.__class__ = CountingNet
+    _fit(net, InMemoryDataset(X, y))
+    assert sum(calls) == len(X)
 
 
 # -------------------------------------------------------------- weight decay
