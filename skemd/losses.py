@@ -60,6 +60,23 @@ def _elementwise_softmax(logits: torch.Tensor) -> bool:
     )
 
 
+def _softmax_forward(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over classes, by the faster kernel for this shape and device."""
+    if _elementwise_softmax(logits):
+        proba = logits - logits.amax(dim=1, keepdim=True)
+        proba.exp_()
+        return proba.div_(proba.sum(dim=1, keepdim=True))
+    return torch.softmax(logits, dim=1)
+
+
+def _softmax_backward(grad: torch.Tensor, proba: torch.Tensor) -> torch.Tensor:
+    """Gradient with respect to the logits, p * (g - <g, p>); may reuse ``grad``."""
+    if _elementwise_softmax(proba):
+        row_dot = torch.linalg.vecdot(grad, proba, dim=1).unsqueeze_(1)
+        return grad.sub_(row_dot).mul_(proba)
+    return torch._softmax_backward_data(grad, proba, 1, proba.dtype)
+
+
 class _OrderedMeanFromLogits(torch.autograd.Function):
     """Mean ordered squared EMD of logits against class indices, fused.
 
@@ -73,21 +90,13 @@ class _OrderedMeanFromLogits(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, index):
         n_samples, n_classes = logits.shape
-        if _elementwise_softmax(logits):
-            proba = logits - logits.amax(dim=1, keepdim=True)
-            proba.exp_()
-            proba.div_(proba.sum(dim=1, keepdim=True))
-        else:
-            proba = torch.softmax(logits, dim=1)
+        proba = _softmax_forward(logits)
         # diff holds (F(p) - F(t)) / sqrt(N K), so that its squared norm is the mean.
         root_size = math.sqrt(n_samples * n_classes)
         if n_classes <= _MATMUL_MAX_CLASSES:
             # F(p) - F(t) = p @ U - U[y], one fused, scaled product.
             upper = _upper_ones(n_classes, proba.dtype, proba.device)
-            try:
-                target_cdf = upper.index_select(0, index)
-            except (RuntimeError, IndexError) as error:
-                raise _out_of_range(error, n_classes) from error
+            target_cdf = _true_class_rows(upper, index)
             diff = torch.addmm(
                 target_cdf, proba, upper, beta=-1 / root_size, alpha=1 / root_size
             )
@@ -123,23 +132,65 @@ class _OrderedMeanFromLogits(torch.autograd.Function):
             # the softmax gradient ignores a constant added to a row, so the
             # total drops out: -(cumsum(d) - d).
             grad = diff.cumsum(dim=1).sub_(diff).mul_(-scale)
-        if _elementwise_softmax(logits):
-            row_dot = torch.linalg.vecdot(grad, proba, dim=1).unsqueeze_(1)
-            return grad.sub_(row_dot).mul_(proba), None
-        return torch._softmax_backward_data(grad, proba, 1, proba.dtype), None
+        return _softmax_backward(grad, proba), None
+
+
+class _MatrixMeanFromLogits(torch.autograd.Function):
+    """Mean squared EMD under a fixed ground-distance matrix, fused.
+
+    Forward: softmax, the rows ``M[y]`` of the true classes, ``d = p - t`` and
+    ``mean(d * M[y] * d)``; backward: ``2 d * M[y]`` through the softmax. As for
+    the ordered form, a double backward differentiates the unfused formula.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, index, ground_distance):
+        proba = _softmax_forward(logits)
+        diff = _minus_true_class(proba, index)
+        weighted = _true_class_rows(ground_distance, index).mul_(diff)
+        ctx.save_for_backward(logits, index, ground_distance, proba, weighted)
+        return torch.dot(weighted.view(-1), diff.view(-1)) / diff.numel()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        logits, index, ground_distance, proba, weighted = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            with torch.enable_grad():
+                diff = _minus_true_class(torch.softmax(logits, dim=1), index)
+                loss = (diff.square() * _true_class_rows(ground_distance, index)).mean()
+                (grad,) = torch.autograd.grad(
+                    loss, logits, grad_output, create_graph=True
+                )
+            return grad, None, None
+        grad = weighted * (grad_output * (2.0 / weighted.numel()))
+        return _softmax_backward(grad, proba), None, None
+
+
+def _minus_true_class(proba: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """p - t for class indices: p with 1 taken off the true class (a new tensor).
+
+    Labels outside 0..K-1 are rejected by scatter_add, not read as a class past
+    the end, or -1 as the last one.
+    """
+    n_samples, n_classes = proba.shape
+    minus_one = proba.new_full((1, 1), -1.0).expand(n_samples, 1)
+    try:
+        return proba.scatter_add(1, index[:, None], minus_one)
+    except (RuntimeError, IndexError) as error:
+        raise _out_of_range(error, n_classes) from error
+
+
+def _true_class_rows(matrix: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows ``matrix[y]`` of the true classes (a new tensor), range-checked."""
+    try:
+        return matrix.index_select(0, index)
+    except (RuntimeError, IndexError) as error:
+        raise _out_of_range(error, matrix.shape[0]) from error
 
 
 def _unfused_ordered(proba: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """F(p) - F(t) for class indices, by one cumulative sum of p - t."""
-    n_samples, n_classes = proba.shape
-    # p - t is p with 1 taken off the true class. Labels outside 0..K-1 are
-    # rejected by scatter_add, not read as a class past the end.
-    minus_one = proba.new_full((1, 1), -1.0).expand(n_samples, 1)
-    try:
-        diff = proba.scatter_add(1, index[:, None], minus_one)
-    except (RuntimeError, IndexError) as error:
-        raise _out_of_range(error, n_classes) from error
-    return diff.cumsum_(dim=1)
+    return _minus_true_class(proba, index).cumsum_(dim=1)
 
 
 def _class_index(target: torch.Tensor) -> torch.Tensor:
@@ -290,16 +341,29 @@ def squared_emd_loss(
             f"input has {n_samples} samples but target has {target.shape[0]}."
         )
     dtype = input.dtype if input.dtype.is_floating_point else torch.get_default_dtype()
+    if ground_distance is not None:
+        ground_distance = torch.as_tensor(
+            ground_distance, dtype=dtype, device=input.device
+        )
+        if ground_distance.shape != (n_classes, n_classes):
+            raise ValueError(
+                f"ground_distance must have shape ({n_classes}, {n_classes}) for "
+                f"{n_classes} classes; got {tuple(ground_distance.shape)}."
+            )
     if (
-        ground_distance is None
-        and from_logits
+        from_logits
         and reduction == "mean"
         and sample_weight is None
         and target.dim() == 1
         and not torch.is_autocast_enabled(input.device.type)
     ):
         # The case every training step takes: one fused autograd node.
-        return _OrderedMeanFromLogits.apply(input.to(dtype), _class_index(target))
+        if ground_distance is None:
+            return _OrderedMeanFromLogits.apply(input.to(dtype), _class_index(target))
+        if not ground_distance.requires_grad:
+            return _MatrixMeanFromLogits.apply(
+                input.to(dtype), _class_index(target), ground_distance
+            )
     proba = _as_distribution(input.to(dtype), from_logits)
 
     if ground_distance is None:
@@ -313,10 +377,7 @@ def squared_emd_loss(
             # sum costs three in the backward pass (flip, cumsum, flip).
             upper = _upper_ones(n_classes, proba.dtype, proba.device)
             if target.dim() == 1:
-                try:
-                    target_cdf = upper.index_select(0, _class_index(target))
-                except (RuntimeError, IndexError) as error:
-                    raise _out_of_range(error, n_classes) from error
+                target_cdf = _true_class_rows(upper, _class_index(target))
             else:
                 target_cdf = _soft_target(target, n_classes, dtype) @ upper
             cdf = proba @ upper
@@ -339,24 +400,12 @@ def squared_emd_loss(
                 return squared.mean()
             per_sample = squared.mean(dim=1)
     else:
-        ground_distance = torch.as_tensor(
-            ground_distance, dtype=dtype, device=input.device
-        )
-        if ground_distance.shape != (n_classes, n_classes):
-            raise ValueError(
-                f"ground_distance must have shape ({n_classes}, {n_classes}) for "
-                f"{n_classes} classes; got {tuple(ground_distance.shape)}."
-            )
         if target.dim() == 1:
-            # As in the ordered form: p - t is p with 1 taken off the true class,
-            # and the weights are the rows of the true classes.
+            # p - t is p with 1 taken off the true class, and the weights are
+            # the rows of the true classes.
             index = _class_index(target)
-            minus_one = proba.new_full((1, 1), -1.0).expand(n_samples, 1)
-            try:
-                row_weight = ground_distance.index_select(0, index)
-                diff = proba.scatter_add(1, index[:, None], minus_one)
-            except (RuntimeError, IndexError) as error:
-                raise _out_of_range(error, n_classes) from error
+            row_weight = _true_class_rows(ground_distance, index)
+            diff = _minus_true_class(proba, index)
         else:
             target_dist = _soft_target(target, n_classes, dtype)
             row_weight = target_dist @ ground_distance

@@ -641,52 +641,87 @@ def test_ordered_paths_gradcheck(k):
     )
 
 
-# The mean over class indices from logits runs as one fused autograd node; on the
-# CPU, batches of 1024 or more with fewer than 16 classes take its elementwise
-# softmax. These batch sizes and class counts reach every branch.
+# The mean over class indices from logits runs as one fused autograd node per
+# form; on the CPU, batches of 1024 or more with fewer than 16 classes take its
+# elementwise softmax. These batch sizes and class counts reach every branch.
 FUSED_CASES = [(50, 4), (1100, 3), (1100, 15), (1100, 16), (1100, 33)]
+
+
+def _np_mean_and_gradient(z, y, m=None):
+    """The mean loss and its gradient with respect to the logits, by hand."""
+    n, k = z.shape
+    p = _np_softmax(z)
+    t = _np_onehot(y, k)
+    if m is None:
+        # dL/dp_j = 2/(N K) sum_{k >= j} (F_k(p) - F_k(t))
+        cdf_diff = np.cumsum(p - t, axis=1)
+        grad_p = 2.0 / (n * k) * np.cumsum(cdf_diff[:, ::-1], axis=1)[:, ::-1]
+        loss = _np_ordered(p, t).mean()
+    else:
+        # dL/dp_i = 2/(N K) (p_i - t_i) M[y, i]
+        grad_p = 2.0 / (n * k) * (p - t) * m[y]
+        loss = _np_matrix(p, t, m).mean()
+    # Through the softmax Jacobian diag(p) - p p^T.
+    return loss, p * (grad_p - np.sum(grad_p * p, axis=1, keepdims=True))
+
+
+def _form_matrix(form, rng, k):
+    return None if form == "ordered" else _cost_matrix(rng, k)
 
 
 @pytest.mark.parametrize("n, k", FUSED_CASES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_fused_mean_matches_numpy_loss_and_gradient(n, k, dtype):
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_fused_mean_matches_numpy_loss_and_gradient(n, k, dtype, form):
     rng = _rng(700 + k)
     z = _logits(rng, n, k, scale=4.0)
     y = rng.integers(0, k, size=n)
-    p = _np_softmax(z)
-    t = _np_onehot(y, k)
-    # Gradient by hand: dL/dp_j = 2/(N K) sum_{k >= j} (F_k(p) - F_k(t)),
-    # then through the softmax Jacobian diag(p) - p p^T.
-    cdf_diff = np.cumsum(p - t, axis=1)
-    grad_p = 2.0 / (n * k) * np.cumsum(cdf_diff[:, ::-1], axis=1)[:, ::-1]
-    grad_z = p * (grad_p - np.sum(grad_p * p, axis=1, keepdims=True))
+    m = _form_matrix(form, rng, k)
+    expected_loss, expected_grad = _np_mean_and_gradient(z, y, m)
 
     logits = _t(z, dtype).requires_grad_()
-    loss = squared_emd_loss(logits, torch.as_tensor(y))
+    matrix = None if m is None else _t(m, dtype)
+    loss = squared_emd_loss(logits, torch.as_tensor(y), matrix)
     loss.backward()
     tol = {"rtol": 1e-5, "atol": 1e-7} if dtype == torch.float32 else {}
-    np.testing.assert_allclose(loss.item(), _np_ordered(p, t).mean(), **tol)
-    np.testing.assert_allclose(logits.grad.numpy(), grad_z, **tol)
+    np.testing.assert_allclose(loss.item(), expected_loss, **tol)
+    np.testing.assert_allclose(logits.grad.numpy(), expected_grad, **tol)
 
 
 @pytest.mark.parametrize("n, k", FUSED_CASES)
-def test_fused_mean_gradcheck(n, k):
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_fused_mean_gradcheck(n, k, form):
     rng = _rng(800 + k)
     z = _t(_logits(rng, n, k)).requires_grad_()
     y = torch.as_tensor(rng.integers(0, k, size=n))
+    m = _form_matrix(form, rng, k)
+    m = None if m is None else _t(m)
     assert torch.autograd.gradcheck(
-        lambda z: squared_emd_loss(z, y), (z,), fast_mode=n > 100
+        lambda z: squared_emd_loss(z, y, m), (z,), fast_mode=n > 100
     )
 
 
 @pytest.mark.parametrize("k", [4, 40])
-def test_fused_mean_second_derivatives(k):
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_fused_mean_second_derivatives(k, form):
     # create_graph=True (gradient penalties, Hessian-vector products) must
     # differentiate the backward pass too.
     rng = _rng(900 + k)
     z = _t(_logits(rng, 5, k)).requires_grad_()
     y = torch.as_tensor(rng.integers(0, k, size=5))
-    assert torch.autograd.gradgradcheck(lambda z: squared_emd_loss(z, y), (z,))
+    m = _form_matrix(form, rng, k)
+    m = None if m is None else _t(m)
+    assert torch.autograd.gradgradcheck(lambda z: squared_emd_loss(z, y, m), (z,))
+
+
+def test_ground_distance_that_requires_grad_gets_a_gradient():
+    # A matrix being learned by gradient (not the paper's method, but a torch
+    # user's option) takes the unfused path, which differentiates through it.
+    rng = _rng(950)
+    z = _t(_logits(rng, 6, 4)).requires_grad_()
+    m = _t(_cost_matrix(rng, 4)).requires_grad_()
+    y = torch.as_tensor(rng.integers(0, 4, size=6))
+    assert torch.autograd.gradcheck(lambda z, m: squared_emd_loss(z, y, m), (z, m))
 
 
 @pytest.mark.parametrize("k", PATH_CLASSES)
