@@ -86,7 +86,7 @@ class InMemoryDataset(torch.utils.data.Dataset):
 
 
 # Bytes of X gathered at once when shuffling (see TensorBatches).
-_GATHER_BYTES = 1 << 22
+_GATHER_BYTES = 1 << 20
 
 
 class TensorBatches:
