@@ -195,8 +195,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         when the validation loss stops improving, and keep the best network.
     validation_fraction : float, default=0.1
         Share of the training data held out with ``early_stopping``.
-    n_iter_no_change : int, default=10
-        Number of epochs without progress after which training stops.
+    n_iter_no_change : int, default=25
+        Number of epochs without progress after which training stops. Longer
+        than scikit-learn's 10: the squared EMD, a mean over classes of squared
+        differences of probabilities, is an order of magnitude smaller than
+        cross-entropy and creeps over plateaus; on the training parts of the
+        benchmark datasets more patience gave a lower validation error.
     dropout : float, default=0.0
         Dropout probability after each hidden layer of the default network.
     module : torch.nn.Module instance or class, default=None
@@ -345,7 +349,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         epsilon=1e-8,
         early_stopping=False,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=25,
         dropout=0.0,
         module=None,
         module_params=None,
