@@ -81,7 +81,7 @@ def _parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument(
-        "--repeats", type=int, default=3, help="fits at the smallest size (best of)"
+        "--repeats", type=int, default=5, help="fits at the smallest size (best of)"
     )
     parser.add_argument(
         "--precision",
