@@ -310,6 +310,14 @@ def squared_emd_loss(
     loss : torch.Tensor
         A scalar, or the per-sample losses of shape (N,) with ``reduction="none"``.
 
+    Notes
+    -----
+    The case every training step takes, the mean over class indices computed
+    from logits (outside autocast, and with a ground-distance matrix that does
+    not require a gradient), runs as one autograd node whose backward pass is
+    written out; it gives the same values and gradients as the formulas above,
+    and second derivatives (``create_graph=True``) differentiate those formulas.
+
     See Also
     --------
     SquaredEMDLoss : The same loss as an :class:`torch.nn.Module`, with an optional
