@@ -55,6 +55,8 @@ BASE = {
     "learning_rate_init": 1e-3,
     "batch_size": "auto",
     "max_iter": 200,
+    "tol": 1e-4,
+    "n_iter_no_change": 10,
     "early_stopping": False,
     "ce_weight": 0.0,
     "emd_weight": 1.0,
@@ -133,6 +135,29 @@ CANDIDATES = {
         "ce_weight": 1.0,
         "emd_weight": 0.0,
         "tol": 1e-5,
+    },
+    "deep_lr3e-3_ce_only_patience25": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "ce_weight": 1.0,
+        "emd_weight": 0.0,
+        "n_iter_no_change": 25,
+    },
+    # Fourth round: with 25 epochs of patience, more of the small data sets run
+    # into max_iter (200 epochs of one or two batches).
+    "deep_lr3e-3_patience25_iter500": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "max_iter": 500,
+    },
+    "deep_lr3e-3_ce_only_patience25_iter500": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "ce_weight": 1.0,
+        "emd_weight": 0.0,
+        "n_iter_no_change": 25,
+        "max_iter": 500,
     },
 }
 
