@@ -527,6 +527,25 @@ class SquaredEMDLoss(nn.Module):
                 from_logits=self.from_logits,
             )
             return loss if self.emd_weight == 1.0 else self.emd_weight * loss
+        if (
+            self.reduction == "mean"
+            and sample_weight is None
+            and self.from_logits
+            and target.dim() == 1
+        ):
+            # The mean of a weighted sum is the weighted sum of the means: each
+            # term by its fused kernel (cross-entropy's, and the squared EMD's).
+            loss = None
+            if self.emd_weight != 0.0:
+                loss = squared_emd_loss(input, target, self.ground_distance)
+                if self.emd_weight != 1.0:
+                    loss = self.emd_weight * loss
+            if self.ce_weight != 0.0:
+                ce = F.cross_entropy(input, target.long())
+                if self.ce_weight != 1.0:
+                    ce = self.ce_weight * ce
+                loss = ce if loss is None else loss + ce
+            return input.new_zeros(()) if loss is None else loss
         per_sample = None
         if self.emd_weight != 0.0:
             per_sample = squared_emd_loss(

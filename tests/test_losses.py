@@ -848,6 +848,26 @@ def test_module_mix_is_weighted_cross_entropy_plus_emd(batch, form):
     torch.testing.assert_close(criterion(z, y), expected)
 
 
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+@pytest.mark.parametrize("weights", [(0.7, 2.0), (1.0, 0.0), (0.5, 1.0), (0.0, 0.0)])
+def test_module_mean_equals_mean_of_per_sample_losses(batch, form, weights):
+    # The mean takes each term's own reduced kernel; it must agree, in value and
+    # gradient, with the per-sample losses averaged.
+    z, y, _, m = batch
+    m = None if form == "ordered" else m
+    ce_weight, emd_weight = weights
+    logits = z.detach().clone().requires_grad_()
+    mean = SquaredEMDLoss(m, ce_weight=ce_weight, emd_weight=emd_weight)(logits, y)
+    (grad,) = torch.autograd.grad(mean, logits) if mean.requires_grad else (None,)
+    per_sample = SquaredEMDLoss(
+        m, ce_weight=ce_weight, emd_weight=emd_weight, reduction="none"
+    )(logits, y)
+    torch.testing.assert_close(mean, per_sample.mean())
+    if grad is not None:
+        (expected,) = torch.autograd.grad(per_sample.mean(), logits)
+        torch.testing.assert_close(grad, expected)
+
+
 def test_module_mix_with_soft_targets_uses_soft_cross_entropy(batch):
     z, _, _, m = batch
     t = _t(_soft_targets(_rng(15), 10, 4))
