@@ -168,7 +168,11 @@ class EMDNet(NeuralNet):
     at the end of the epoch, with one device synchronisation instead of one per
     batch. The epoch values (``train_loss``, ``valid_loss``, from skorch's
     ``PassthroughScoring``) are unchanged. With any such hook or override, or on
-    any other dataset, skorch's own loop runs.
+    any other dataset, skorch's own loop runs. Within the lean loop, a training
+    step calls ``module_`` and ``criterion_`` directly and sets the gradients to
+    None itself, unless ``infer``, ``get_loss``, ``_zero_grad_optimizer`` or an
+    optimiser's ``zero_grad`` is overridden, fit parameters are passed or the
+    precision is not float32.
     """
 
     def __init__(self, *args, precision="float32", **kwargs):
@@ -249,7 +253,7 @@ class EMDNet(NeuralNet):
         Direct calls skip what ``infer``, ``get_loss`` and the optimisers'
         ``zero_grad`` add per batch (conversions to tensors that the batches
         already are, dispatch on dict input, profiler records), which on small
-        networks is a tenth of a step. They are used only when none of these
+        networks is up to a tenth of a step. They are used only when none of these
         methods is overridden (by the net or the optimiser), there are no fit
         parameters and no mixed precision; clearing is then what torch's
         ``zero_grad(set_to_none=True)`` does, setting each ``.grad`` to None.
