@@ -32,11 +32,6 @@ from .losses import SquaredEMDLoss
 _PREDICT_BATCH_SIZE = 8192
 
 
-def _auto_batch_size(n_samples: int) -> int:
-    """``batch_size="auto"``: at least ten batches of at least 32 rows, at most 200."""
-    return min(200, max(32, -(-n_samples // 10)), n_samples)
-
-
 class _TrainingMonitor(Callback):
     """Stop on a plateau or a non-finite loss; keep the best net when validating.
 
@@ -177,10 +172,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         Strength of the L2 penalty on the weights (not the biases), scaled as in
         scikit-learn's ``MLPClassifier``: ``alpha / (2 n_samples) * ||W||^2``.
     batch_size : int or "auto", default="auto"
-        Mini-batch size. ``"auto"`` is scikit-learn's ``min(200, n_samples)`` on
-        2,000 rows or more; on fewer it makes at least ten batches per epoch of at
-        least 32 rows (``min(n_samples, max(32, ceil(n_samples / 10)))``), so that
-        small data sets get more than one or two optimiser steps per epoch.
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
     learning_rate_init : float, default=3e-3
         Learning rate of the optimiser (chosen with ``hidden_layer_sizes``).
     max_iter : int, default=200
@@ -446,10 +438,9 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             valid = valid.to(device)
 
         batch_size = (
-            _auto_batch_size(len(X_train))
-            if self.batch_size == "auto"
-            else min(self.batch_size, len(X_train))
+            min(200, len(X_train)) if self.batch_size == "auto" else self.batch_size
         )
+        batch_size = min(batch_size, len(X_train))
         learned = isinstance(self.ground_distance, str) and (
             self.ground_distance == "learned"
         )

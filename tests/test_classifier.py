@@ -265,30 +265,18 @@ def test_training_attributes():
 
 
 @pytest.mark.parametrize(
-    ("n_samples", "expected"),
-    [(5, 5), (31, 31), (40, 32), (320, 32), (321, 33), (1000, 100), (1999, 200)]
-    + [(2000, 200), (10**6, 200)],
-)
-def test_auto_batch_size_gives_small_data_ten_batches(n_samples, expected):
-    from skemd._classifier import _auto_batch_size
-
-    assert _auto_batch_size(n_samples) == expected
-    n_batches = -(-n_samples // expected)
-    assert n_batches >= min(10, -(-n_samples // 32))
-
-
-@pytest.mark.parametrize(
     ("batch_size", "early_stopping", "expected"),
-    [("auto", False, 60), ("auto", True, 54), (64, False, 64), (900, False, 600)],
+    [("auto", False, 200), ("auto", True, 180), (64, False, 64), (900, False, 200)],
 )
 def test_batch_size_used_in_training(batch_size, early_stopping, expected):
-    # "auto" is computed on the rows left for training after the validation split.
-    X, y = _ordinal_problem(n_samples=600)
+    # "auto" is min(200, n) of the rows left for training after the validation
+    # split; a batch size above n trains on all rows at once.
+    X, y = _ordinal_problem(n_samples=200)
     clf = _fast(batch_size=batch_size, early_stopping=early_stopping, max_iter=2)
     clf.fit(X, y)
     history = clf.net_.history
     assert history[-1, "batches", 0, "train_batch_size"] == expected
-    n_train = 600 - (60 if early_stopping else 0)
+    n_train = 200 - (20 if early_stopping else 0)
     assert sum(history[-1, "batches", :, "train_batch_size"]) == n_train
 
 
