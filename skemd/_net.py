@@ -133,6 +133,112 @@ class TensorBatches:
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
 
+try:  # torch's functional form of Adam, which its Adam.step calls
+    from torch.optim.adam import adam as _adam_update
+except ImportError:  # pragma: no cover - a torch without it steps normally
+    _adam_update = None
+
+
+def _no_step_hooks(optimizer) -> bool:
+    """Whether no step hook, of this optimiser or global, is registered.
+
+    Where torch keeps them elsewhere (an unknown version), report a hook, so that
+    the optimiser's own ``step`` runs them.
+    """
+    from torch.optim import optimizer as optimizer_module
+
+    registries = (
+        getattr(optimizer, "_optimizer_step_pre_hooks", None),
+        getattr(optimizer, "_optimizer_step_post_hooks", None),
+        getattr(optimizer_module, "_global_optimizer_pre_hooks", None),
+        getattr(optimizer_module, "_global_optimizer_post_hooks", None),
+    )
+    return all(registry is not None and not registry for registry in registries)
+
+
+class _FusedAdamStep:
+    """The update of a fused ``torch.optim.Adam``, without its per-step overhead.
+
+    ``Adam.step`` wraps one fused kernel in Python bookkeeping: a profiler record,
+    hook dispatch, and a pass over the parameters that gathers gradients and
+    state into lists. On small networks this costs more than the kernel. This
+    object gathers the state lists once per epoch and calls torch's functional
+    ``adam`` with ``fused=True``, the same kernel with the same arguments, so the
+    parameters and the optimiser state are updated exactly as by ``step``.
+
+    It is made only for a plain ``torch.optim.Adam`` with one parameter group,
+    ``fused=True``, no weight decay in the optimiser (EMDNet adds its own), no
+    AMSGrad, maximisation, capturable or differentiable mode, float
+    hyper-parameters and no step hooks. Until every parameter has its state
+    (the first step) and whenever a gradient is missing or sparse, it calls the
+    optimiser's ``step``. The learning rate and betas are read at every step, so
+    schedulers that change them between epochs keep working.
+    """
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.group = optimizer.param_groups[0]
+        self.params = list(self.group["params"])
+        self.buffers = None
+
+    @classmethod
+    def for_optimizer(cls, optimizer):
+        """A ``_FusedAdamStep`` for ``optimizer``, or None where it does not apply."""
+        if _adam_update is None or type(optimizer) is not torch.optim.Adam:
+            return None
+        if len(optimizer.param_groups) != 1:
+            return None
+        group = optimizer.param_groups[0]
+        flags = ("amsgrad", "maximize", "capturable", "differentiable")
+        if (
+            not group.get("fused")
+            or any(group.get(flag) for flag in flags)
+            or group.get("decoupled_weight_decay")
+            or group.get("weight_decay")
+            or isinstance(group.get("lr"), torch.Tensor)
+            or any(isinstance(beta, torch.Tensor) for beta in group.get("betas", ()))
+            or not _no_step_hooks(optimizer)
+        ):
+            return None
+        return cls(optimizer)
+
+    def _state_buffers(self):
+        state = self.optimizer.state
+        entries = [state.get(param) for param in self.params]
+        keys = ("exp_avg", "exp_avg_sq", "step")
+        if not all(entry and all(key in entry for key in keys) for entry in entries):
+            return None
+        return tuple([entry[key] for entry in entries] for key in keys)
+
+    def step(self):
+        grads = [param.grad for param in self.params]
+        if self.buffers is None:
+            self.buffers = self._state_buffers()
+        if self.buffers is None or any(g is None or g.is_sparse for g in grads):
+            self.optimizer.step()
+            return
+        exp_avgs, exp_avg_sqs, steps = self.buffers
+        group = self.group
+        beta1, beta2 = group["betas"]
+        with torch.no_grad():
+            _adam_update(
+                self.params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                fused=True,
+                amsgrad=False,
+                beta1=beta1,
+                beta2=beta2,
+                lr=group["lr"],
+                weight_decay=0.0,
+                eps=group["eps"],
+                maximize=False,
+            )
+
+
 _PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
 # Parameter-group key of the L2 penalty that EMDNet applies to weights only.
@@ -210,6 +316,7 @@ class EMDNet(NeuralNet):
         step = self._lean_train_step if training else self._lean_validation_step
         self._set_training(training)
         direct_params = self._direct_call_params(fit_params) if training else None
+        direct_step = None if direct_params is None else self._direct_optimizer_step()
         # Batch losses are copied into one buffer on the device: no transfer per
         # batch, and no loss tensor (nor the storage behind it) is kept.
         losses = torch.empty(
@@ -217,7 +324,12 @@ class EMDNet(NeuralNet):
         )
         sizes = []
         for Xi, yi in iterator:
-            losses[len(sizes)] = step(Xi, yi, direct_params, **fit_params)
+            if direct_step is None:
+                losses[len(sizes)] = step(Xi, yi, direct_params, **fit_params)
+            else:
+                losses[len(sizes)] = self._direct_train_step(
+                    Xi, yi, direct_params, direct_step
+                )
             sizes.append(len(Xi))
         # One transfer for the whole epoch rather than an .item() per batch.
         values = losses.tolist()
@@ -275,6 +387,27 @@ class EMDNet(NeuralNet):
             for group in optimizer.param_groups:
                 params.extend(group["params"])
         return params
+
+    def _direct_optimizer_step(self):
+        """A :class:`_FusedAdamStep` when the net has one optimiser it applies to
+        and ``_step_optimizer`` is EMDNet's own, else ``None``."""
+        if (
+            len(self._optimizers) != 1
+            or type(self)._step_optimizer is not EMDNet._step_optimizer
+        ):
+            return None
+        return _FusedAdamStep.for_optimizer(getattr(self, self._optimizers[0] + "_"))
+
+    def _direct_train_step(self, Xi, yi, params, optimizer_step) -> torch.Tensor:
+        """The lean step with direct calls and a :class:`_FusedAdamStep`: what
+        :meth:`_lean_train_step` does, in the same order, with no closure."""
+        for param in params:
+            param.grad = None
+        loss = self.criterion_(self.module_(Xi), yi)
+        loss.backward()
+        self._add_weight_decay()
+        optimizer_step.step()
+        return loss.detach()
 
     def _lean_train_step(self, Xi, yi, params, **fit_params) -> torch.Tensor:
         """What skorch's ``train_step`` does, less the per-batch notification.

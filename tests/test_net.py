@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 import skemd._net
 from skemd._net import MLP, EMDNet, InMemoryDataset, TensorBatches
@@ -291,6 +292,151 @@ def test_direct_step_is_not_used_when_infer_is_overridden():
     net.__class__ = CountingNet
     _fit(net, InMemoryDataset(X, y))
     assert sum(calls) == len(X)
+
+
+# ----------------------------------------------------- fused Adam, directly
+
+
+def _fit_fused_adam(monkeypatch, direct, X, y, device="cpu", **params):
+    """Fit with the direct fused Adam update on or off; also count its uses."""
+    used = []
+    original = skemd._net._adam_update
+
+    def counting_update(*args, **kwargs):
+        used.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(skemd._net, "_adam_update", counting_update)
+    if not direct:
+        monkeypatch.setattr(EMDNet, "_direct_optimizer_step", lambda self: None)
+    torch.manual_seed(0)
+    settings = dict(max_epochs=3, optimizer__fused=True, optimizer__weight_decay=0.1)
+    settings.update(params)
+    net = _fit(_net(device=device, **settings), InMemoryDataset(X, y))
+    monkeypatch.undo()
+    return net, len(used)
+
+
+def _optimizer_state(net):
+    state = net.optimizer_.state
+    return [
+        tensor.detach().clone()
+        for param in net.module_.parameters()
+        for tensor in (state[param]["exp_avg"], state[param]["exp_avg_sq"])
+    ] + [state[param]["step"].clone() for param in net.module_.parameters()]
+
+
+def test_fused_adam_step_updates_exactly_like_adam_step(monkeypatch, device):
+    # Four batches an epoch: the first step goes through Adam.step (no state
+    # yet), the other eleven through torch's functional adam, directly.
+    X, y = _data()
+    direct, direct_calls = _fit_fused_adam(monkeypatch, True, X, y, device)
+    plain, plain_calls = _fit_fused_adam(monkeypatch, False, X, y, device)
+    assert (direct_calls, plain_calls) == (11, 0)
+    for a, b in zip(
+        direct.module_.parameters(), plain.module_.parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+    for a, b in zip(_optimizer_state(direct), _optimizer_state(plain), strict=True):
+        assert torch.equal(a, b)
+
+
+class _HalveLearningRate(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        for group in net.optimizer_.param_groups:
+            group["lr"] /= 2
+
+
+def test_fused_adam_step_follows_learning_rate_changes(monkeypatch):
+    X, y = _data()
+    runs = [
+        _fit_fused_adam(monkeypatch, direct, X, y, callbacks=[_HalveLearningRate()])
+        for direct in (True, False)
+    ]
+    assert runs[0][0].optimizer_.param_groups[0]["lr"] == 0.01 / 8
+    for a, b in zip(
+        runs[0][0].module_.parameters(), runs[1][0].module_.parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+
+
+def test_fused_adam_step_runs_the_optimizers_step_hooks():
+    X, y = _data()
+    net = _net(max_epochs=2, optimizer__fused=True).initialize()
+    calls = []
+    net.optimizer_.register_step_pre_hook(lambda opt, args, kwargs: calls.append(1))
+    net.partial_fit(InMemoryDataset(X, y), None)
+    assert len(calls) == 8
+
+
+def test_fused_adam_step_with_a_parameter_without_gradient(monkeypatch):
+    # A parameter outside the graph has no gradient: Adam.step skips it, and
+    # so does the direct update, by falling back to it.
+    class WithUnused(torch.nn.Module):
+        def __init__(self, n_features, n_classes, hidden_layer_sizes):
+            super().__init__()
+            self.linear = torch.nn.Linear(n_features, n_classes)
+            self.unused = torch.nn.Parameter(torch.ones(2))
+
+        def forward(self, X):
+            return self.linear(X)
+
+    X, y = _data()
+    runs = [
+        _fit_fused_adam(monkeypatch, direct, X, y, module=WithUnused)
+        for direct in (True, False)
+    ]
+    assert (runs[0][1], runs[1][1]) == (0, 0)
+    assert torch.equal(runs[0][0].module_.unused, torch.ones(2))
+    for a, b in zip(
+        runs[0][0].module_.parameters(), runs[1][0].module_.parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+
+
+class _AdamSubclass(torch.optim.Adam):
+    pass
+
+
+def _params():
+    return [torch.nn.Parameter(torch.ones(2, 2)), torch.nn.Parameter(torch.ones(2))]
+
+
+@pytest.mark.parametrize(
+    ("make", "applies"),
+    [
+        (lambda: torch.optim.Adam(_params(), fused=True), True),
+        (lambda: torch.optim.Adam(_params()), False),
+        (lambda: torch.optim.Adam(_params(), fused=True, amsgrad=True), False),
+        (lambda: torch.optim.Adam(_params(), fused=True, maximize=True), False),
+        (lambda: torch.optim.Adam(_params(), fused=True, weight_decay=0.1), False),
+        (lambda: torch.optim.Adam(_params(), lr=torch.tensor(0.1), fused=True), False),
+        (lambda: torch.optim.AdamW(_params(), fused=True), False),
+        (lambda: _AdamSubclass(_params(), fused=True), False),
+        (lambda: torch.optim.SGD(_params(), lr=0.1, fused=True), False),
+        (
+            lambda: torch.optim.Adam(
+                [{"params": _params()}, {"params": _params()}], fused=True
+            ),
+            False,
+        ),
+    ],
+)
+def test_fused_adam_step_applies_only_to_a_plain_fused_adam(make, applies):
+    step = skemd._net._FusedAdamStep.for_optimizer(make())
+    assert (step is not None) is applies
+
+
+def test_fused_adam_step_is_not_made_while_a_global_hook_is_registered():
+    optimizer = torch.optim.Adam(_params(), fused=True)
+    handle = register_optimizer_step_post_hook(
+        lambda opt, args, kwargs: None
+    )
+    try:
+        assert skemd._net._FusedAdamStep.for_optimizer(optimizer) is None
+    finally:
+        handle.remove()
+    assert skemd._net._FusedAdamStep.for_optimizer(optimizer) is not None
 
 
 # -------------------------------------------------------------- weight decay
