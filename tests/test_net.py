@@ -429,9 +429,7 @@ def test_fused_adam_step_applies_only_to_a_plain_fused_adam(make, applies):
 
 def test_fused_adam_step_is_not_made_while_a_global_hook_is_registered():
     optimizer = torch.optim.Adam(_params(), fused=True)
-    handle = register_optimizer_step_post_hook(
-        lambda opt, args, kwargs: None
-    )
+    handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: None)
     try:
         assert skemd._net._FusedAdamStep.for_optimizer(optimizer) is None
     finally:
