@@ -133,10 +133,11 @@ class TensorBatches:
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
 
-try:  # torch's functional form of Adam, which its Adam.step calls
+try:  # torch's functional forms of Adam and SGD, which their step() calls
     from torch.optim.adam import adam as _adam_update
-except ImportError:  # pragma: no cover - a torch without it steps normally
-    _adam_update = None
+    from torch.optim.sgd import sgd as _sgd_update
+except ImportError:  # pragma: no cover - a torch without them steps normally
+    _adam_update = _sgd_update = None
 
 
 def _no_step_hooks(optimizer) -> bool:
@@ -154,6 +155,30 @@ def _no_step_hooks(optimizer) -> bool:
         getattr(optimizer_module, "_global_optimizer_post_hooks", None),
     )
     return all(registry is not None and not registry for registry in registries)
+
+
+def _plain_fused_group(optimizer, kind):
+    """The one parameter group of a plain fused ``kind`` optimiser, else None.
+
+    Plain: exactly of type ``kind``, one group, ``fused=True``, no weight decay
+    in the optimiser (EMDNet adds its own), no maximisation, capturable or
+    differentiable mode, a float learning rate, no gradient scaling state and no
+    step hooks.
+    """
+    if type(optimizer) is not kind or len(optimizer.param_groups) != 1:
+        return None
+    group = optimizer.param_groups[0]
+    if (
+        not group.get("fused")
+        or any(group.get(flag) for flag in ("maximize", "capturable", "differentiable"))
+        or group.get("weight_decay")
+        or isinstance(group.get("lr"), torch.Tensor)
+        or getattr(optimizer, "grad_scale", None) is not None
+        or getattr(optimizer, "found_inf", None) is not None
+        or not _no_step_hooks(optimizer)
+    ):
+        return None
+    return group
 
 
 class _FusedAdamStep:
@@ -184,20 +209,14 @@ class _FusedAdamStep:
     @classmethod
     def for_optimizer(cls, optimizer):
         """A ``_FusedAdamStep`` for ``optimizer``, or None where it does not apply."""
-        if _adam_update is None or type(optimizer) is not torch.optim.Adam:
+        if _adam_update is None:
             return None
-        if len(optimizer.param_groups) != 1:
-            return None
-        group = optimizer.param_groups[0]
-        flags = ("amsgrad", "maximize", "capturable", "differentiable")
+        group = _plain_fused_group(optimizer, torch.optim.Adam)
         if (
-            not group.get("fused")
-            or any(group.get(flag) for flag in flags)
+            group is None
+            or group.get("amsgrad")
             or group.get("decoupled_weight_decay")
-            or group.get("weight_decay")
-            or isinstance(group.get("lr"), torch.Tensor)
             or any(isinstance(beta, torch.Tensor) for beta in group.get("betas", ()))
-            or not _no_step_hooks(optimizer)
         ):
             return None
         return cls(optimizer)
@@ -217,6 +236,9 @@ class _FusedAdamStep:
         if self.buffers is None or any(g is None or g.is_sparse for g in grads):
             self.optimizer.step()
             return
+        self._update(grads)
+
+    def _update(self, grads):
         exp_avgs, exp_avg_sqs, steps = self.buffers
         group = self.group
         beta1, beta2 = group["betas"]
@@ -243,6 +265,59 @@ _PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
 # Parameter-group key of the L2 penalty that EMDNet applies to weights only.
 _DECAY_KEY = "weight_decay_of_weights"
+
+
+class _FusedSGDStep(_FusedAdamStep):
+    """The update of a fused ``torch.optim.SGD``, as :class:`_FusedAdamStep` for
+    Adam: torch's functional ``sgd`` with ``fused=True`` and the optimiser's own
+    momentum buffers, which it updates in place once they exist (from the first
+    step on). The learning rate and momentum settings are read at every step.
+    """
+
+    @classmethod
+    def for_optimizer(cls, optimizer):
+        """A ``_FusedSGDStep`` for ``optimizer``, or None where it does not apply."""
+        if _sgd_update is None:
+            return None
+        group = _plain_fused_group(optimizer, torch.optim.SGD)
+        return None if group is None else cls(optimizer)
+
+    def _state_buffers(self):
+        if not self.group["momentum"]:
+            return ()
+        state = self.optimizer.state
+        buffers = [state.get(param, {}).get("momentum_buffer") for param in self.params]
+        return None if any(buffer is None for buffer in buffers) else (buffers,)
+
+    def _update(self, grads):
+        group = self.group
+        if bool(group["momentum"]) != bool(self.buffers):
+            # Momentum switched on or off since the buffers were gathered.
+            self.buffers = None
+            self.optimizer.step()
+            return
+        with torch.no_grad():
+            _sgd_update(
+                self.params,
+                grads,
+                self.buffers[0] if self.buffers else [],
+                fused=True,
+                weight_decay=0.0,
+                momentum=group["momentum"],
+                lr=group["lr"],
+                dampening=group["dampening"],
+                nesterov=group["nesterov"],
+                maximize=False,
+            )
+
+
+def _fused_step_for(optimizer):
+    """A direct fused update for a plain fused Adam or SGD optimiser, else None."""
+    for kind in (_FusedAdamStep, _FusedSGDStep):
+        step = kind.for_optimizer(optimizer)
+        if step is not None:
+            return step
+    return None
 
 
 class EMDNet(NeuralNet):
@@ -279,10 +354,10 @@ class EMDNet(NeuralNet):
     None itself, unless ``infer``, ``get_loss``, ``_zero_grad_optimizer`` or an
     optimiser's ``zero_grad`` is overridden, fit parameters are passed or the
     precision is not float32. When it does, and the net's one optimiser is a
-    plain fused ``torch.optim.Adam`` (what :class:`~skemd.EMDClassifier` uses on
-    the CPU and CUDA) with no step hooks, the update calls torch's functional
-    ``adam`` directly: the same kernel and result
-    as ``Adam.step``, without its per-step Python bookkeeping.
+    plain fused ``torch.optim.Adam`` or ``SGD`` (what
+    :class:`~skemd.EMDClassifier` uses on the CPU and CUDA) with no step hooks,
+    the update calls torch's functional ``adam`` or ``sgd`` directly: the same
+    kernel and result as ``step()``, without its per-step Python bookkeeping.
     """
 
     def __init__(self, *args, precision="float32", **kwargs):
@@ -393,17 +468,18 @@ class EMDNet(NeuralNet):
         return params
 
     def _direct_optimizer_step(self):
-        """A :class:`_FusedAdamStep` when the net has one optimiser it applies to
-        and ``_step_optimizer`` is EMDNet's own, else ``None``."""
+        """A direct fused update (``_FusedAdamStep`` or ``_FusedSGDStep``) when
+        the net has one optimiser it applies to and ``_step_optimizer`` is
+        EMDNet's own, else ``None``."""
         if (
             len(self._optimizers) != 1
             or type(self)._step_optimizer is not EMDNet._step_optimizer
         ):
             return None
-        return _FusedAdamStep.for_optimizer(getattr(self, self._optimizers[0] + "_"))
+        return _fused_step_for(getattr(self, self._optimizers[0] + "_"))
 
     def _direct_train_step(self, Xi, yi, params, optimizer_step) -> torch.Tensor:
-        """The lean step with direct calls and a :class:`_FusedAdamStep`: what
+        """The lean step with direct calls and a direct fused update: what
         :meth:`_lean_train_step` does, in the same order, with no closure."""
         for param in params:
             param.grad = None

@@ -297,16 +297,19 @@ def test_direct_step_is_not_used_when_infer_is_overridden():
 # ----------------------------------------------------- fused Adam, directly
 
 
-def _fit_fused_adam(monkeypatch, direct, X, y, device="cpu", **params):
-    """Fit with the direct fused Adam update on or off; also count its uses."""
+def _fit_fused(monkeypatch, direct, X, y, device="cpu", **params):
+    """Fit with the direct fused update on or off; also count its uses."""
     used = []
-    original = skemd._net._adam_update
 
-    def counting_update(*args, **kwargs):
-        used.append(1)
-        return original(*args, **kwargs)
+    def counting(original):
+        def update(*args, **kwargs):
+            used.append(1)
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(skemd._net, "_adam_update", counting_update)
+        return update
+
+    for name in ("_adam_update", "_sgd_update"):
+        monkeypatch.setattr(skemd._net, name, counting(getattr(skemd._net, name)))
     if not direct:
         monkeypatch.setattr(EMDNet, "_direct_optimizer_step", lambda self: None)
     torch.manual_seed(0)
@@ -320,19 +323,34 @@ def _fit_fused_adam(monkeypatch, direct, X, y, device="cpu", **params):
 def _optimizer_state(net):
     state = net.optimizer_.state
     return [
-        tensor.detach().clone()
+        value.detach().clone() if isinstance(value, torch.Tensor) else value
         for param in net.module_.parameters()
-        for tensor in (state[param]["exp_avg"], state[param]["exp_avg_sq"])
-    ] + [state[param]["step"].clone() for param in net.module_.parameters()]
+        for _, value in sorted(state[param].items())
+    ]
 
 
-def test_fused_adam_step_updates_exactly_like_adam_step(monkeypatch, device):
-    # Four batches an epoch: the first step goes through Adam.step (no state
-    # yet), the other eleven through torch's functional adam, directly.
+_FUSED_OPTIMIZERS = {
+    "adam": dict(optimizer=torch.optim.Adam),
+    "sgd": dict(optimizer=torch.optim.SGD),
+    "sgd-momentum": dict(optimizer=torch.optim.SGD, optimizer__momentum=0.9),
+    "sgd-nesterov": dict(
+        optimizer=torch.optim.SGD, optimizer__momentum=0.9, optimizer__nesterov=True
+    ),
+}
+
+
+@pytest.mark.parametrize("optimizer", list(_FUSED_OPTIMIZERS))
+def test_fused_step_updates_exactly_like_the_optimizers_step(
+    monkeypatch, device, optimizer
+):
+    # Four batches an epoch: the first step goes through step() (no state yet;
+    # SGD without momentum has none to wait for), the others through torch's
+    # functional form, directly.
     X, y = _data()
-    direct, direct_calls = _fit_fused_adam(monkeypatch, True, X, y, device)
-    plain, plain_calls = _fit_fused_adam(monkeypatch, False, X, y, device)
-    assert (direct_calls, plain_calls) == (11, 0)
+    settings = _FUSED_OPTIMIZERS[optimizer]
+    direct, direct_calls = _fit_fused(monkeypatch, True, X, y, device, **settings)
+    plain, plain_calls = _fit_fused(monkeypatch, False, X, y, device, **settings)
+    assert (direct_calls, plain_calls) == (12 if optimizer == "sgd" else 11, 0)
     for a, b in zip(
         direct.module_.parameters(), plain.module_.parameters(), strict=True
     ):
@@ -350,7 +368,7 @@ class _HalveLearningRate(Callback):
 def test_fused_adam_step_follows_learning_rate_changes(monkeypatch):
     X, y = _data()
     runs = [
-        _fit_fused_adam(monkeypatch, direct, X, y, callbacks=[_HalveLearningRate()])
+        _fit_fused(monkeypatch, direct, X, y, callbacks=[_HalveLearningRate()])
         for direct in (True, False)
     ]
     assert runs[0][0].optimizer_.param_groups[0]["lr"] == 0.01 / 8
@@ -383,7 +401,7 @@ def test_fused_adam_step_with_a_parameter_without_gradient(monkeypatch):
 
     X, y = _data()
     runs = [
-        _fit_fused_adam(monkeypatch, direct, X, y, module=WithUnused)
+        _fit_fused(monkeypatch, direct, X, y, module=WithUnused)
         for direct in (True, False)
     ]
     assert (runs[0][1], runs[1][1]) == (0, 0)
@@ -413,7 +431,14 @@ def _params():
         (lambda: torch.optim.Adam(_params(), lr=torch.tensor(0.1), fused=True), False),
         (lambda: torch.optim.AdamW(_params(), fused=True), False),
         (lambda: _AdamSubclass(_params(), fused=True), False),
-        (lambda: torch.optim.SGD(_params(), lr=0.1, fused=True), False),
+        (lambda: torch.optim.SGD(_params(), lr=0.1, fused=True), True),
+        (lambda: torch.optim.SGD(_params(), lr=0.1, momentum=0.9), False),
+        (
+            lambda: torch.optim.SGD(
+                _params(), lr=0.1, fused=True, weight_decay=0.1, momentum=0.9
+            ),
+            False,
+        ),
         (
             lambda: torch.optim.Adam(
                 [{"params": _params()}, {"params": _params()}], fused=True
@@ -422,8 +447,8 @@ def _params():
         ),
     ],
 )
-def test_fused_adam_step_applies_only_to_a_plain_fused_adam(make, applies):
-    step = skemd._net._FusedAdamStep.for_optimizer(make())
+def test_fused_step_applies_only_to_a_plain_fused_adam_or_sgd(make, applies):
+    step = skemd._net._fused_step_for(make())
     assert (step is not None) is applies
 
 
