@@ -194,7 +194,8 @@ class _FusedAdamStep:
     It is made only for a plain ``torch.optim.Adam`` with one parameter group,
     ``fused=True``, no weight decay in the optimiser (EMDNet adds its own), no
     AMSGrad, maximisation, capturable or differentiable mode, float
-    hyper-parameters and no step hooks. Until every parameter has its state
+    hyper-parameters, no gradient-scaling state and no step hooks (see
+    ``_plain_fused_group``). Until every parameter has its state
     (the first step) and whenever a gradient is missing or sparse, it calls the
     optimiser's ``step``. The learning rate and betas are read at every step, so
     schedulers that change them between epochs keep working.
@@ -261,12 +262,6 @@ class _FusedAdamStep:
             )
 
 
-_PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
-
-# Parameter-group key of the L2 penalty that EMDNet applies to weights only.
-_DECAY_KEY = "weight_decay_of_weights"
-
-
 class _FusedSGDStep(_FusedAdamStep):
     """The update of a fused ``torch.optim.SGD``, as :class:`_FusedAdamStep` for
     Adam: torch's functional ``sgd`` with ``fused=True`` and the optimiser's own
@@ -318,6 +313,12 @@ def _fused_step_for(optimizer):
         if step is not None:
             return step
     return None
+
+
+_PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+
+# Parameter-group key of the L2 penalty that EMDNet applies to weights only.
+_DECAY_KEY = "weight_decay_of_weights"
 
 
 class EMDNet(NeuralNet):
