@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from skorch.callbacks import Callback
 
 from ._decision import DECISIONS, decide
-from ._net import MLP, EMDNet, InMemoryDataset
+from ._net import _DECAY_KEY, MLP, EMDNet, InMemoryDataset
 from .callbacks import LearnedGroundDistance
 from .ground_distance import (
     check_ground_distance,
@@ -104,6 +104,31 @@ def _resolve_device(device) -> torch.device:
             "device='auto' to fall back to the CPU."
         )
     return resolved
+
+
+def _cuda(device: torch.device) -> list:
+    """The devices whose random state ``torch.random.fork_rng`` must keep."""
+    return [device] if device.type == "cuda" else []
+
+
+def _same_labels(a, b) -> bool:
+    """Whether two label arrays hold the same labels in the same order."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.tolist() == b.tolist()
+
+
+def _index_labels(y, classes, source) -> np.ndarray:
+    """Position of each label of ``y`` in ``classes``; an error names the strays."""
+    lookup = {label: index for index, label in enumerate(classes.tolist())}
+    try:
+        return np.array([lookup[label] for label in y.tolist()], dtype=np.int64)
+    except (KeyError, TypeError):
+        known = set(lookup)
+        missing = [label for label in np.unique(y).tolist() if label not in known]
+        raise ValueError(
+            f"y contains labels that {source} does not cover: {missing[:10]}."
+            f" {source} is {list(classes.tolist())}."
+        ) from None
 
 
 def _class_order_of(y) -> np.ndarray | None:
@@ -224,6 +249,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         The global torch random state is left untouched.
     verbose : int, default=0
         Print a line of progress per epoch when positive.
+    warm_start : bool, default=False
+        When True, :meth:`fit` continues training the network of the previous
+        fit instead of starting anew (see :meth:`fit`); the data must have the
+        same features and classes and the network the same shape.
 
     Attributes
     ----------
@@ -243,9 +272,11 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run, over all calls with ``warm_start`` or
+        :meth:`partial_fit`.
     loss_curve_ : list of float
-        Mean training loss of each epoch.
+        Mean training loss of each epoch, over all calls with ``warm_start`` or
+        :meth:`partial_fit`.
     best_loss_ : float or None
         Lowest training loss, or None with ``early_stopping``.
     validation_scores_ : list of float or None
@@ -319,6 +350,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "precision": [StrOptions({"float32", "bfloat16"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -357,6 +389,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         precision="float32",
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -391,12 +424,19 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the network.
+
+        With ``warm_start=True`` and a fitted estimator, training continues from
+        the current weights (and, with ``ground_distance="learned"``, from the
+        current features, without another warm-up) for up to ``max_iter`` more
+        epochs, with a fresh optimiser; ``n_iter_``, ``loss_curve_`` and the other
+        records run on.
 
         Parameters
         ----------
@@ -411,7 +451,41 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self : EMDClassifier
             The fitted estimator.
         """
+        return self._fit(X, y, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train the network for one epoch over ``X, y``.
+
+        The first call builds the network; later calls continue training it,
+        optimiser state included, as scikit-learn's ``MLPClassifier.partial_fit``
+        does. Use it for data that arrive in chunks or do not fit in memory at
+        once. ``max_iter``, ``n_iter_no_change``, ``tol`` and ``early_stopping``
+        do not apply: the caller decides when to stop. The L2 penalty and
+        ``batch_size="auto"`` follow the size of each call's data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data of this call.
+        y : array-like of shape (n_samples,)
+            Class labels of this call; all of them in ``classes_``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class, in order, lowest first. Needed on the first call unless
+            the ``classes`` parameter or a pandas ordered ``Categorical`` target
+            gives them, since a chunk may lack some classes; later calls may
+            omit it, or must repeat it unchanged.
+
+        Returns
+        -------
+        self : EMDClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _fit(self, X, y, incremental, classes=None):
         order = _class_order_of(y)
+        continuing = hasattr(self, "net_") and (incremental or self.warm_start)
         X, y = validate_data(
             self,
             X,
@@ -420,145 +494,277 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             allow_nd=self.module is not None,
             y_numeric=False,
             multi_output=False,
+            reset=not continuing,
         )
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        self.classes_, y_index = self._encode_classes(y, order)
-        n_classes = len(self.classes_)
-        distance, loss_matrix = self._ground_distance(n_classes)
+        if continuing:
+            y_index = self._encode_continued(y, order, classes, incremental)
+        else:
+            if (
+                incremental
+                and classes is None
+                and self.classes is None
+                and order is None
+            ):
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit (or "
+                    "set with the classes parameter): every class, in order, as "
+                    "later chunks may hold classes this one lacks."
+                )
+            self.classes_, source = self._class_list(y, order, classes)
+            y_index = _index_labels(y, self.classes_, source)
+        if not (incremental and continuing):
+            # Like scikit-learn's MLP: fit starts from random_state every time,
+            # partial_fit draws its seeds from one generator across calls.
+            self._random_state = check_random_state(self.random_state)
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max))
 
-        device = _resolve_device(self.device)
-        precision = self._effective_precision(device)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        X_train, y_train, valid = self._split(X, y_index, rng)
-        train = InMemoryDataset(torch.from_numpy(X_train), torch.from_numpy(y_train))
-        train = train.to(device)
-        if valid is not None:
-            valid = valid.to(device)
-
-        batch_size = (
-            min(200, len(X_train)) if self.batch_size == "auto" else self.batch_size
-        )
-        batch_size = min(batch_size, len(X_train))
-        learned = isinstance(self.ground_distance, str) and (
-            self.ground_distance == "learned"
-        )
-        warmup = self.warmup_epochs if learned else 0
-        monitor = _TrainingMonitor(
-            self.tol, self.n_iter_no_change, self.early_stopping, warmup
-        )
-        # The monitor comes first: when it ends training, no distance is learned
-        # that no epoch would use.
-        callbacks = [("monitor", monitor)]
-        if learned:
-            learner = LearnedGroundDistance(
-                warmup_epochs=self.warmup_epochs,
-                distance_power=self.distance_power,
-                distance_offset=self.distance_offset,
-                feature_layer=self.feature_layer,
+        if incremental and continuing:
+            net = self.net_
+            device = torch.device(net.device)
+            previous = self._records()
+            warmup = self._fitted_warmup_
+            # A net trained by fit may validate; partial_fit does not.
+            dict(net.callbacks_)["monitor"].early_stopping = False
+            self._set_data_size(net, len(X))
+            train = InMemoryDataset(torch.from_numpy(X), torch.from_numpy(y_index))
+            start = len(net.history)
+            with torch.random.fork_rng(devices=_cuda(device)):
+                torch.manual_seed(seed)
+                net.partial_fit(train.to(device), None, epochs=1)
+        else:
+            device = _resolve_device(self.device)
+            precision = self._effective_precision(device)
+            if incremental:
+                X_train, y_train, valid = X, y_index, None
+            else:
+                X_train, y_train, valid = self._split(X, y_index, self._random_state)
+            if valid is not None:
+                valid = valid.to(device)
+            train = InMemoryDataset(
+                torch.from_numpy(X_train), torch.from_numpy(y_train)
+            ).to(device)
+            learned = isinstance(self.ground_distance, str) and (
+                self.ground_distance == "learned"
             )
-            callbacks.append(("ground_distance", learner))
-        cuda_devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(seed)
-            module = self._build_module(X.shape[1], n_classes)
-            net = EMDNet(
-                module=module,
-                criterion=SquaredEMDLoss,
-                criterion__ground_distance=loss_matrix,
-                criterion__ce_weight=self.ce_weight,
-                criterion__emd_weight=self.emd_weight,
-                **self._optimizer_params(len(X_train), device),
-                batch_size=batch_size,
-                iterator_train__shuffle=self.shuffle,
-                iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
-                max_epochs=self.max_iter,
-                train_split=None if valid is None else _FixedSplit(valid),
-                callbacks=callbacks,
-                device=device,
-                precision=precision,
-                verbose=self.verbose,
+            previous = self._records() if continuing else None
+            # A warm start has features to learn the distance from at once.
+            warmup = self.warmup_epochs if learned and not continuing else 0
+            self._fitted_warmup_ = warmup
+            if not continuing:
+                # Epochs at the start of loss_curve_ that trained another loss.
+                self._curve_warmup_ = warmup
+            distance, loss_matrix = self._ground_distance(len(self.classes_))
+            self._fixed_distance_ = distance
+            monitor = _TrainingMonitor(
+                self.tol,
+                self.n_iter_no_change,
+                self.early_stopping and not incremental,
+                warmup,
             )
-            net.fit(train, None)
+            # The monitor comes first: when it ends training, no distance is
+            # learned that no epoch would use.
+            callbacks = [("monitor", monitor)]
+            if learned:
+                learner = LearnedGroundDistance(
+                    warmup_epochs=warmup,
+                    distance_power=self.distance_power,
+                    distance_offset=self.distance_offset,
+                    feature_layer=self.feature_layer,
+                )
+                callbacks.append(("ground_distance", learner))
+            batch_size = self._batch_size_for(len(X_train))
+            start = 0
+            with torch.random.fork_rng(devices=_cuda(device)):
+                torch.manual_seed(seed)
+                module = self._build_module(X.shape[1], len(self.classes_))
+                net = EMDNet(
+                    module=module,
+                    criterion=SquaredEMDLoss,
+                    criterion__ground_distance=loss_matrix,
+                    criterion__ce_weight=self.ce_weight,
+                    criterion__emd_weight=self.emd_weight,
+                    **self._optimizer_params(len(X_train), device),
+                    batch_size=batch_size,
+                    iterator_train__shuffle=self.shuffle,
+                    iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
+                    max_epochs=self.max_iter,
+                    train_split=None if valid is None else _FixedSplit(valid),
+                    callbacks=callbacks,
+                    device=device,
+                    precision=precision,
+                    verbose=self.verbose,
+                )
+                # What NeuralNet.fit does, with the weights of the previous fit
+                # loaded in between on a warm start.
+                net.initialize()
+                if continuing:
+                    self._load_weights(net)
+                if incremental:
+                    net.partial_fit(train, None, epochs=1)
+                else:
+                    net.partial_fit(train, None)
         # The validation data are not part of the model.
         net.train_split = None
-
-        history = net.history
         self.net_ = net
-        self.n_iter_ = len(history)
-        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
-        # Best values after the warm-up, which trains another loss.
-        tracked = slice(warmup, None) if self.n_iter_ > warmup else slice(None)
-        if self.early_stopping:
-            self.validation_scores_ = [-float(v) for v in history[:, "valid_loss"]]
-            self.best_validation_score_ = max(self.validation_scores_[tracked])
+        self._update_records(net, start, warmup, previous, incremental)
+        return self
+
+    def _records(self):
+        """The records of the fitted estimator that training continues."""
+        return {
+            "loss_curve": list(self.loss_curve_),
+            "validation_scores": self.validation_scores_,
+            "best_validation_score": self.best_validation_score_,
+            "ground_distance_history": self.ground_distance_history_,
+        }
+
+    def _update_records(self, net, start, warmup, previous, incremental):
+        """Attributes after training ``net`` from its epoch ``start`` on."""
+        epochs = net.history[start:]
+        n_epochs = len(net.history)
+        # Epochs of this run after the net's warm-up, which trains another loss.
+        after_warmup = [
+            index for index in range(len(epochs)) if start + index >= warmup
+        ] or list(range(len(epochs)))
+        previous = previous or {}
+        losses = [float(epoch["train_loss"]) for epoch in epochs]
+        self.loss_curve_ = (previous.get("loss_curve") or []) + losses
+        self.n_iter_ = len(self.loss_curve_)
+        if self.early_stopping and not incremental:
+            scores = [-float(epoch["valid_loss"]) for epoch in epochs]
+            earlier = previous.get("validation_scores") or []
+            self.validation_scores_ = earlier + scores
+            best = [scores[index] for index in after_warmup]
+            if previous.get("best_validation_score") is not None:
+                best.append(previous["best_validation_score"])
+            self.best_validation_score_ = max(best)
             self.best_loss_ = None
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_[tracked])
-        self.ground_distance_history_ = None
-        if learned:
-            # The callback also learns a distance after the final epoch; keep the
-            # ones the loss used, one per epoch after the warm-up.
-            used = learner.distance_history_[: max(self.n_iter_ - warmup, 0)]
-            self.ground_distance_history_ = list(used)
+            curve = self.loss_curve_
+            skip = self._curve_warmup_ if len(curve) > self._curve_warmup_ else 0
+            self.best_loss_ = min(curve[skip:])
+        learner = dict(net.callbacks_).get("ground_distance")
+        if learner is None:
+            self.ground_distance_history_ = None
+            self.ground_distance_ = self._fixed_distance_
+        else:
+            # The callback also learns a distance after the last epoch, for the
+            # next one; keep those the loss used, one per epoch after the warm-up.
+            used = learner.distance_history_[
+                max(start - warmup, 0) : max(n_epochs - warmup, 0)
+            ]
+            earlier = previous.get("ground_distance_history") or []
+            self.ground_distance_history_ = list(earlier) + list(used)
             if self.ground_distance_history_:
-                distance = self.ground_distance_history_[-1]
+                self.ground_distance_ = self.ground_distance_history_[-1]
             else:
-                warnings.warn(
-                    f"Training ended after {self.n_iter_} epochs, within the "
-                    f"warm-up of {self.warmup_epochs} epochs: no ground distance "
-                    "was learned and ground_distance_ is uniform. Raise max_iter.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                distance = uniform_distance(n_classes)
-        self.ground_distance_ = distance
-        if not monitor.converged_ and self.n_iter_ == self.max_iter:
+                if not incremental:
+                    warnings.warn(
+                        f"Training ended after {self.n_iter_} epochs, within the "
+                        f"warm-up of {self.warmup_epochs} epochs: no ground "
+                        "distance was learned and ground_distance_ is uniform. "
+                        "Raise max_iter.",
+                        UserWarning,
+                        # Past this method, _fit, fit and scikit-learn's wrapper.
+                        stacklevel=4,
+                    )
+                self.ground_distance_ = uniform_distance(len(self.classes_))
+        monitor = dict(net.callbacks_)["monitor"]
+        if (
+            not incremental
+            and not monitor.converged_
+            and n_epochs - start == self.max_iter
+        ):
             warnings.warn(
                 f"Maximum iterations ({self.max_iter}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
-        return self
 
-    def _encode_classes(self, y, order):
-        if self.classes is not None:
-            classes = np.asarray(self.classes)
-            if classes.ndim != 1:
+    def _load_weights(self, net):
+        """Copy the weights of the fitted network into the new one (warm start)."""
+        try:
+            net.module_.load_state_dict(self.net_.module_.state_dict())
+        except RuntimeError as error:
+            first_line = str(error).strip().splitlines()[-1].strip()
+            raise ValueError(
+                "warm_start=True needs the network of the previous fit, but the "
+                f"network changed since: {first_line} Set warm_start=False to "
+                "train a new one."
+            ) from None
+
+    def _batch_size_for(self, n_samples):
+        size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
+        return min(size, n_samples)
+
+    def _set_data_size(self, net, n_samples):
+        """Batch size and L2 penalty for another partial_fit call's data."""
+        batch_size = self._batch_size_for(n_samples)
+        net.batch_size = batch_size
+        net.iterator_valid__batch_size = max(batch_size, _PREDICT_BATCH_SIZE)
+        for name in net._optimizers:
+            for group in getattr(net, name + "_").param_groups:
+                group[_DECAY_KEY] = self.alpha / n_samples
+
+    def _class_list(self, y, order, classes=None):
+        """The classes in order, and what gave them (for error messages)."""
+        if classes is not None and self.classes is not None:
+            given = np.asarray(classes)
+            own = np.asarray(self.classes)
+            if not _same_labels(given, own):
+                raise ValueError(
+                    f"classes={list(given.tolist())} differs from the classes "
+                    f"parameter {list(own.tolist())}; pass one of them."
+                )
+        if classes is not None or self.classes is not None:
+            source = "classes"
+            labels = np.asarray(classes if classes is not None else self.classes)
+            if labels.ndim != 1:
                 raise ValueError("classes must be a one-dimensional list of labels.")
-            if len(np.unique(classes)) != len(classes):
-                raise ValueError(f"classes has repeated labels: {list(classes)}.")
+            if len(np.unique(labels)) != len(labels):
+                raise ValueError(f"classes has repeated labels: {list(labels)}.")
         elif order is not None:
-            classes = order
+            labels, source = order, "the target's categories"
         else:
-            classes = np.unique(y)
-        if len(classes) < 2:
+            labels, source = np.unique(y), "the labels"
+        if len(labels) < 2:
             raise ValueError(
                 "Classifier can't train when only one class is present: got the "
-                f"single class {classes[0]!r}."
+                f"single class {labels[0]!r}."
             )
-        try:
-            lookup = {label: index for index, label in enumerate(classes.tolist())}
-            y_index = np.array([lookup[label] for label in y.tolist()], dtype=np.int64)
-        except (KeyError, TypeError):
-            present = np.unique(y)
-            missing = [
-                label
-                for label in present.tolist()
-                if label not in set(classes.tolist())
-            ]
-            source = (
-                "classes" if self.classes is not None else "the target's categories"
-            )
+        return labels, source
+
+    def _encode_continued(self, y, order, classes, incremental):
+        """Class indices of ``y`` for training on from the fitted classes."""
+        if incremental:
+            if classes is not None:
+                given = np.asarray(classes)
+                if not _same_labels(given, self.classes_):
+                    raise ValueError(
+                        f"classes={list(given.tolist())} is not the same as on the "
+                        "first call to partial_fit, which was "
+                        f"{list(self.classes_.tolist())}."
+                    )
+            if order is not None and not _same_labels(order, self.classes_):
+                raise ValueError(
+                    f"The target's categories {list(order.tolist())} are not the "
+                    f"classes of the first call to partial_fit, "
+                    f"{list(self.classes_.tolist())}."
+                )
+            return _index_labels(y, self.classes_, "classes_")
+        labels, _ = self._class_list(y, order)
+        if not _same_labels(labels, self.classes_):
             raise ValueError(
-                f"y contains labels that {source} does not cover: {missing[:10]}."
-                f" {source} is {list(classes.tolist())}."
-            ) from None
-        return classes, y_index
+                "warm_start can only be used where y has the same classes as in "
+                f"the previous call to fit. Previously got "
+                f"{list(self.classes_.tolist())}, y has {list(labels.tolist())}."
+            )
+        return _index_labels(y, self.classes_, "classes_")
 
     def _ground_distance(self, n_classes):
         """The ground distance and the matrix the loss uses (None: class order)."""
