@@ -670,7 +670,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                         "Raise max_iter.",
                         UserWarning,
                         # Past this method, _fit, fit and scikit-learn's wrapper.
-                        stacklevel=4,
+                        stacklevel=5,
                     )
                 self.ground_distance_ = uniform_distance(len(self.classes_))
         monitor = dict(net.callbacks_)["monitor"]
@@ -683,7 +683,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 f"Maximum iterations ({self.max_iter}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _load_weights(self, net):
@@ -827,8 +827,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 f"precision='bfloat16' takes effect on CUDA only; training on "
                 f"{device.type!r} runs in float32.",
                 UserWarning,
-                # Past this method, fit and scikit-learn's fit wrapper.
-                stacklevel=4,
+                # Past this method, _fit, fit and scikit-learn's fit wrapper.
+                stacklevel=5,
             )
             return "float32"
         return self.precision

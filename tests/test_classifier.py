@@ -611,3 +611,15 @@ def test_optimizer_uses_the_fused_update(solver, device):
     X, y = _ordinal_problem()
     clf = _fast(solver=solver, device=device, max_iter=2).fit(X, y)
     assert all(group["fused"] for group in clf.net_.optimizer_.param_groups)
+
+
+def test_fit_warnings_point_at_the_callers_line():
+    X, y = _ordinal_problem(n_samples=60, n_classes=2)
+    clf = _fast(max_iter=2, precision="bfloat16", ground_distance="learned")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    messages = {type(w.message).__name__: w for w in caught}
+    assert {"UserWarning", "ConvergenceWarning"} <= set(messages)
+    for w in caught:
+        assert w.filename == __file__, (w.filename, str(w.message))
