@@ -15,7 +15,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 from skorch.callbacks import Callback
 
 from ._decision import DECISIONS, decide
@@ -109,6 +114,24 @@ def _resolve_device(device) -> torch.device:
 def _cuda(device: torch.device) -> list:
     """The devices whose random state ``torch.random.fork_rng`` must keep."""
     return [device] if device.type == "cuda" else []
+
+
+def _check_weights(sample_weight, X) -> np.ndarray | None:
+    """Validated float32 sample weights: finite, non-negative, not all zero."""
+    if sample_weight is None:
+        return None
+    return _check_sample_weight(
+        sample_weight, X, dtype=np.float32, ensure_non_negative=True
+    )
+
+
+def _total(weight, n_samples) -> float:
+    """The number of samples, or the sum of their weights."""
+    return float(n_samples) if weight is None else float(weight.sum(dtype=np.float64))
+
+
+def _tensor(array):
+    return None if array is None else torch.from_numpy(np.ascontiguousarray(array))
 
 
 def _same_labels(a, b) -> bool:
@@ -429,7 +452,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network.
 
         With ``warm_start=True`` and a fitted estimator, training continues from
@@ -445,16 +468,22 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             accepts (for example images of shape (n_samples, C, H, W)).
         y : array-like of shape (n_samples,)
             Class labels. A pandas ordered ``Categorical`` gives the class order.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss, the L2 penalty's ``n_samples``
+            (their sum), the learned ground distance's class centroids and,
+            with ``early_stopping``, the validation loss. Integer weights act as
+            repetitions of the samples, exactly so when a batch holds all the
+            data; with mini-batches each batch's loss is its weighted mean.
 
         Returns
         -------
         self : EMDClassifier
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train the network for one epoch over ``X, y``.
 
         The first call builds the network; later calls continue training it,
@@ -470,6 +499,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             Training data of this call.
         y : array-like of shape (n_samples,)
             Class labels of this call; all of them in ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample of this call (see :meth:`fit`).
         classes : array-like of shape (n_classes,), default=None
             Every class, in order, lowest first. Needed on the first call unless
             the ``classes`` parameter or a pandas ordered ``Categorical`` target
@@ -481,9 +512,9 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self : EMDClassifier
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
         order = _class_order_of(y)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
         X, y = validate_data(
@@ -498,6 +529,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         )
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        weight = _check_weights(sample_weight, X)
         if continuing:
             y_index = self._encode_continued(y, order, classes, incremental)
         else:
@@ -514,6 +546,16 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 )
             self.classes_, source = self._class_list(y, order, classes)
             y_index = _index_labels(y, self.classes_, source)
+        if weight is not None:
+            # A sample of weight zero is one left out: dropped here, it takes no
+            # place in a batch or in the validation split.
+            kept = weight > 0
+            if not kept.all():
+                X, y_index, weight = X[kept], y_index[kept], weight[kept]
+            if (weight == 1).all():
+                # Unit weights: the unweighted mean is the same loss, computed
+                # by the faster fused kernel.
+                weight = None
         if not (incremental and continuing):
             # Like scikit-learn's MLP: fit starts from random_state every time,
             # partial_fit draws its seeds from one generator across calls.
@@ -527,8 +569,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             warmup = self._fitted_warmup_
             # A net trained by fit may validate; partial_fit does not.
             dict(net.callbacks_)["monitor"].early_stopping = False
-            self._set_data_size(net, len(X))
-            train = InMemoryDataset(torch.from_numpy(X), torch.from_numpy(y_index))
+            self._set_data_size(net, len(X), _total(weight, len(X)))
+            train = InMemoryDataset(
+                torch.from_numpy(X), torch.from_numpy(y_index), _tensor(weight)
+            )
             start = len(net.history)
             with torch.random.fork_rng(devices=_cuda(device)):
                 torch.manual_seed(seed)
@@ -537,13 +581,15 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             device = _resolve_device(self.device)
             precision = self._effective_precision(device)
             if incremental:
-                X_train, y_train, valid = X, y_index, None
+                X_train, y_train, w_train, valid = X, y_index, weight, None
             else:
-                X_train, y_train, valid = self._split(X, y_index, self._random_state)
+                X_train, y_train, w_train, valid = self._split(
+                    X, y_index, weight, self._random_state
+                )
             if valid is not None:
                 valid = valid.to(device)
             train = InMemoryDataset(
-                torch.from_numpy(X_train), torch.from_numpy(y_train)
+                torch.from_numpy(X_train), torch.from_numpy(y_train), _tensor(w_train)
             ).to(device)
             learned = isinstance(self.ground_distance, str) and (
                 self.ground_distance == "learned"
@@ -585,7 +631,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     criterion__ground_distance=loss_matrix,
                     criterion__ce_weight=self.ce_weight,
                     criterion__emd_weight=self.emd_weight,
-                    **self._optimizer_params(len(X_train), device),
+                    **self._optimizer_params(_total(w_train, len(X_train)), device),
                     batch_size=batch_size,
                     iterator_train__shuffle=self.shuffle,
                     iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
@@ -702,14 +748,14 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
         return min(size, n_samples)
 
-    def _set_data_size(self, net, n_samples):
+    def _set_data_size(self, net, n_samples, total_weight):
         """Batch size and L2 penalty for another partial_fit call's data."""
         batch_size = self._batch_size_for(n_samples)
         net.batch_size = batch_size
         net.iterator_valid__batch_size = max(batch_size, _PREDICT_BATCH_SIZE)
         for name in net._optimizers:
             for group in getattr(net, name + "_").param_groups:
-                group[_DECAY_KEY] = self.alpha / n_samples
+                group[_DECAY_KEY] = self.alpha / total_weight
 
     def _class_list(self, y, order, classes=None):
         """The classes in order, and what gave them (for error messages)."""
@@ -779,9 +825,9 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             distance = check_ground_distance(spec, n_classes)
         return distance, torch.as_tensor(to_loss_matrix(distance), dtype=torch.float32)
 
-    def _split(self, X, y_index, rng):
+    def _split(self, X, y_index, weight, rng):
         if not self.early_stopping:
-            return X, y_index, None
+            return X, y_index, weight, None
         counts = np.bincount(y_index)
         n_valid = int(np.ceil(self.validation_fraction * len(X)))
         stratify = (
@@ -789,17 +835,22 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             if counts[counts > 0].min() >= 2 and n_valid >= np.count_nonzero(counts)
             else None
         )
-        X_train, X_valid, y_train, y_valid = train_test_split(
-            X,
-            y_index,
+        train, valid = train_test_split(
+            np.arange(len(X)),
             test_size=self.validation_fraction,
             random_state=rng.randint(np.iinfo(np.int32).max),
             stratify=stratify,
         )
-        if len(X_train) == 0 or len(X_valid) == 0:
+        if len(train) == 0 or len(valid) == 0:
             raise ValueError(f"early_stopping needs at least 2 samples; got {len(X)}.")
-        valid = InMemoryDataset(torch.from_numpy(X_valid), torch.from_numpy(y_valid))
-        return X_train, y_train, valid
+        w_train = None if weight is None else weight[train]
+        w_valid = None if weight is None else weight[valid]
+        valid = InMemoryDataset(
+            torch.from_numpy(X[valid]),
+            torch.from_numpy(y_index[valid]),
+            _tensor(w_valid),
+        )
+        return X[train], y_index[train], w_train, valid
 
     def _build_module(self, n_features, n_classes):
         if self.module is None:

@@ -12,6 +12,8 @@ device and are written to the history once per epoch.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -66,22 +68,60 @@ class MLP(nn.Module):
         return self.output(self.hidden(X))
 
 
-class InMemoryDataset(torch.utils.data.Dataset):
-    """Tensors ``X`` and, for training, class indices ``y`` of the same length."""
+class WeightedTarget(NamedTuple):
+    """The targets of a batch with a weight per sample.
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
+    :class:`EMDNet` passes ``weight`` to its criterion as ``sample_weight``, and
+    :class:`~skemd.callbacks.LearnedGroundDistance` weights each sample's
+    features by it.
+    """
+
+    target: torch.Tensor
+    weight: torch.Tensor
+
+
+class InMemoryDataset(torch.utils.data.Dataset):
+    """Tensors ``X`` and, for training, class indices ``y`` of the same length.
+
+    With ``sample_weight``, the targets come as :class:`WeightedTarget`.
+    """
+
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor | None = None,
+        sample_weight: torch.Tensor | None = None,
+    ) -> None:
         self.X = X
         self.y = y
+        self.sample_weight = sample_weight
 
     def __len__(self) -> int:
         return len(self.X)
 
     def __getitem__(self, index):
-        return self.X[index], (self.y[index] if self.y is not None else None)
+        return self.X[index], self.targets(index)
+
+    def targets(self, index):
+        """The targets of the rows ``index`` (a slice or an index tensor)."""
+        if self.y is None:
+            return None
+        if isinstance(index, torch.Tensor):
+            target = self.y.index_select(0, index)
+        else:
+            target = self.y[index]
+        if self.sample_weight is None:
+            return target
+        if isinstance(index, torch.Tensor):
+            return WeightedTarget(target, self.sample_weight.index_select(0, index))
+        return WeightedTarget(target, self.sample_weight[index])
 
     def to(self, device) -> InMemoryDataset:
+        def move(tensor):
+            return None if tensor is None else tensor.to(device)
+
         return InMemoryDataset(
-            self.X.to(device), None if self.y is None else self.y.to(device)
+            self.X.to(device), move(self.y), move(self.sample_weight)
         )
 
 
@@ -105,12 +145,13 @@ class TensorBatches:
         return -(-len(self.dataset) // self.batch_size)
 
     def __iter__(self):
-        X, y = self.dataset.X, self.dataset.y
+        dataset = self.dataset
+        X = dataset.X
         n_samples, size = len(X), self.batch_size
         if not self.shuffle:
             for start in range(0, n_samples, size):
                 stop = start + size
-                yield X[start:stop], (None if y is None else y[start:stop])
+                yield X[start:stop], dataset.targets(slice(start, stop))
             return
         order = torch.randperm(n_samples, device=X.device)
         # Rows are gathered in the shuffled order a block of batches at a time
@@ -122,13 +163,19 @@ class TensorBatches:
         for block_start in range(0, n_samples, block):
             index = order[block_start : block_start + block]
             X_block = X.index_select(0, index)
-            y_block = None if y is None else y.index_select(0, index)
+            y_block = dataset.targets(index)
             for start in range(0, len(index), size):
                 stop = start + size
-                yield (
-                    X_block[start:stop],
-                    None if y_block is None else y_block[start:stop],
-                )
+                yield X_block[start:stop], _rows(y_block, start, stop)
+
+
+def _rows(targets, start, stop):
+    """Rows ``start:stop`` of a batch's targets (a tensor or WeightedTarget)."""
+    if targets is None:
+        return None
+    if isinstance(targets, WeightedTarget):
+        return WeightedTarget(targets.target[start:stop], targets.weight[start:stop])
+    return targets[start:stop]
 
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
@@ -455,7 +502,7 @@ class EMDNet(NeuralNet):
             fit_params
             or self.precision != "float32"
             or own.infer is not EMDNet.infer
-            or own.get_loss is not NeuralNet.get_loss
+            or own.get_loss is not EMDNet.get_loss
             or own._zero_grad_optimizer is not NeuralNet._zero_grad_optimizer
         ):
             return None
@@ -484,7 +531,7 @@ class EMDNet(NeuralNet):
         :meth:`_lean_train_step` does, in the same order, with no closure."""
         for param in params:
             param.grad = None
-        loss = self.criterion_(self.module_(Xi), yi)
+        loss = self._criterion_loss(self.module_(Xi), yi)
         loss.backward()
         self._add_weight_decay()
         optimizer_step.step()
@@ -505,7 +552,7 @@ class EMDNet(NeuralNet):
             else:
                 for param in params:
                     param.grad = None
-                loss = self.criterion_(self.module_(Xi), yi)
+                loss = self._criterion_loss(self.module_(Xi), yi)
             loss.backward()
             losses.append(loss)
             return loss
@@ -518,6 +565,22 @@ class EMDNet(NeuralNet):
         with torch.no_grad():
             y_pred = self.infer(Xi, **fit_params)
             return self.get_loss(y_pred, yi, X=Xi, training=False)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The criterion's loss; a :class:`WeightedTarget` gives sample weights."""
+        if isinstance(y_true, WeightedTarget):
+            return self._criterion_loss(
+                y_pred,
+                WeightedTarget(
+                    y_true.target.to(self.device), y_true.weight.to(self.device)
+                ),
+            )
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    def _criterion_loss(self, y_pred, y_true):
+        if isinstance(y_true, WeightedTarget):
+            return self.criterion_(y_pred, y_true.target, sample_weight=y_true.weight)
+        return self.criterion_(y_pred, y_true)
 
     def get_iterator(self, dataset, training=False):
         if isinstance(dataset, InMemoryDataset):

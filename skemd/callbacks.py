@@ -15,6 +15,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from torch import nn
 
+from ._net import WeightedTarget
 from .ground_distance import _accumulate_class_sums, _distance_from_class_sums
 from .losses import SquaredEMDLoss
 
@@ -43,7 +44,9 @@ class LearnedGroundDistance(Callback):
 
     It works with any skorch ``NeuralNet`` whose criterion is a
     :class:`~skemd.losses.SquaredEMDLoss`. The targets of the training batches are
-    class indices, or soft targets that weight each sample's share in each class.
+    class indices, or soft targets that weight each sample's share in each class;
+    with sample weights (:class:`~skemd.EMDClassifier` given ``sample_weight``),
+    each sample counts in its class's centroid by its weight.
 
     Parameters
     ----------
@@ -264,6 +267,9 @@ class LearnedGroundDistance(Callback):
             with torch.no_grad():
                 for batch in net.get_iterator(dataset_train, training=False):
                     Xi, yi = unpack_data(batch)
+                    weight = None
+                    if isinstance(yi, WeightedTarget):
+                        yi, weight = yi
                     if yi is None:
                         raise ValueError(
                             "LearnedGroundDistance needs the training targets; "
@@ -295,6 +301,8 @@ class LearnedGroundDistance(Callback):
                         )
                     if sums is None:
                         n_classes = self._n_classes(net, output)
+                    if weight is not None:
+                        yi = _weighted_shares(yi, weight, n_classes)
                     sums, counts = _accumulate_class_sums(
                         features, yi, n_classes, sums, counts
                     )
@@ -346,3 +354,12 @@ def _submodule_names(module: nn.Module, limit: int = 12) -> str:
     if len(names) > limit:
         shown += ", ..."
     return shown or "none"
+
+
+def _weighted_shares(y: torch.Tensor, weight: torch.Tensor, n_classes: int):
+    """Soft targets that give each sample its weight: its share of each class."""
+    weight = torch.as_tensor(weight, device=y.device, dtype=torch.float32)
+    if y.dim() == 2 and y.dtype.is_floating_point:
+        return y * weight.to(y.dtype)[:, None]
+    shares = weight.new_zeros((y.shape[0], n_classes))
+    return shares.scatter_(1, y.long()[:, None], weight[:, None])

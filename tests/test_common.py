@@ -1,7 +1,14 @@
-"""scikit-learn's estimator checks, all of them, with no expected failures.
+"""scikit-learn's estimator checks, all of them.
 
 The checks require ``predict`` to agree with the argmax of ``predict_proba``, which
 is the default decision rule; the other rules are tested in test_classifier.py.
+
+One check is expected to fail, as it does for scikit-learn's own MLP with its
+stochastic solvers: the sample-weight equivalence check wants integer weights to
+give the same probabilities as repeated rows to a relative 1e-7. Training runs in
+float32, where the two differ by rounding (about 1e-6 here, with the whole of the
+check's 15 rows in one batch), and with ``early_stopping`` repeated rows are split
+differently. ``test_classifier.py`` tests the equivalence at float32 precision.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -36,6 +43,16 @@ def _fast_instances():
     )
 
 
-@parametrize_with_checks(list(_fast_instances()))
+def _expected_failures(estimator):
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "float32 training: weights equal repetitions up to rounding only"
+        )
+    }
+
+
+@parametrize_with_checks(
+    list(_fast_instances()), expected_failed_checks=_expected_failures
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

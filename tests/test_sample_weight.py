@@ -1,0 +1,221 @@
+"""Sample weights in ``fit`` and ``partial_fit``."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skemd import EMDClassifier
+from skemd._net import _DECAY_KEY, InMemoryDataset, TensorBatches, WeightedTarget
+from skemd.callbacks import _weighted_shares
+from skemd.ground_distance import (
+    _accumulate_class_sums,
+    _distance_from_class_sums,
+    learned_distance,
+)
+
+
+def _ordinal_problem(n_samples=120, n_classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3)).astype(np.float32)
+    latent = X[:, 0] + 0.5 * X[:, 1] + 0.2 * rng.normal(size=n_samples)
+    cuts = np.quantile(latent, np.linspace(0, 1, n_classes + 1)[1:-1])
+    return X, np.digitize(latent, cuts)
+
+
+def _fast(**params):
+    defaults = dict(
+        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=30, random_state=0
+    )
+    defaults.update(params)
+    return EMDClassifier(**defaults)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def _counts(n_samples, seed=1):
+    return np.random.default_rng(seed).integers(0, 4, size=n_samples)
+
+
+# Training runs in float32: weights and repeated rows sum the same terms in
+# another order, which moves the probabilities by about 1e-6 relative.
+RTOL = 1e-5
+
+
+@pytest.mark.parametrize("ground_distance", ["ordinal", "uniform", "learned"])
+def test_integer_weights_equal_repeated_rows(device, ground_distance):
+    X, y = _ordinal_problem()
+    w = _counts(len(y))
+    # One batch holds all the data, so both fits take the same steps.
+    params = dict(
+        batch_size=1000, ground_distance=ground_distance, warmup_epochs=3, device=device
+    )
+    weighted = _fast(**params).fit(X, y, sample_weight=w)
+    repeated = _fast(**params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), rtol=RTOL, atol=1e-7
+    )
+    np.testing.assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=RTOL)
+    np.testing.assert_allclose(weighted.ground_distance_, repeated.ground_distance_)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"early_stopping": True},
+        {"ground_distance": "learned", "warmup_epochs": 3},
+        {"solver": "sgd", "batch_size": 16},
+    ],
+)
+def test_zero_weight_equals_leaving_the_sample_out(device, params):
+    X, y = _ordinal_problem(n_samples=200)
+    w = np.ones(len(y))
+    w[::3] = 0
+    kept = w > 0
+    weighted = _fast(device=device, **params).fit(X, y, sample_weight=w)
+    subset = _fast(device=device, **params).fit(X[kept], y[kept])
+    np.testing.assert_array_equal(weighted.predict_proba(X), subset.predict_proba(X))
+    assert weighted.loss_curve_ == subset.loss_curve_
+
+
+def test_unit_weights_equal_no_weights():
+    X, y = _ordinal_problem()
+    weighted = _fast().fit(X, y, sample_weight=np.ones(len(y)))
+    plain = _fast().fit(X, y)
+    np.testing.assert_array_equal(weighted.predict_proba(X), plain.predict_proba(X))
+
+
+def test_constant_weights_other_than_one_are_weights():
+    # Weights of 2 count every sample twice: the loss is unchanged, the L2
+    # penalty's n_samples doubles.
+    X, y = _ordinal_problem()
+    doubled = _fast(alpha=10.0).fit(X, y, sample_weight=np.full(len(y), 2.0))
+    plain = _fast(alpha=10.0).fit(X, y)
+    halved = _fast(alpha=5.0).fit(X, y)
+    np.testing.assert_allclose(
+        doubled.predict_proba(X), halved.predict_proba(X), rtol=RTOL, atol=1e-7
+    )
+    assert not np.allclose(doubled.predict_proba(X), plain.predict_proba(X))
+
+
+def test_weights_move_the_predictions():
+    X, y = _ordinal_problem(n_samples=400)
+    top = y.max()
+    heavy = np.where(y == top, 20.0, 1.0)
+    plain = _fast().fit(X, y)
+    weighted = _fast().fit(X, y, sample_weight=heavy)
+    assert (weighted.predict(X) == top).sum() > (plain.predict(X) == top).sum()
+    assert (
+        weighted.predict_proba(X)[:, -1].mean() > plain.predict_proba(X)[:, -1].mean()
+    )
+
+
+def test_penalty_counts_the_weights():
+    X, y = _ordinal_problem()
+    w = _counts(len(y)) + 0.5
+    clf = _fast(alpha=0.3).fit(X, y, sample_weight=w)
+    group = clf.net_.optimizer_.param_groups[0]
+    assert group[_DECAY_KEY] == pytest.approx(0.3 / w.sum())
+    clf = _fast(alpha=0.3).partial_fit(X, y, sample_weight=2 * w, classes=[0, 1, 2, 3])
+    assert group is not clf.net_.optimizer_.param_groups[0]
+    assert clf.net_.optimizer_.param_groups[0][_DECAY_KEY] == pytest.approx(
+        0.3 / (2 * w.sum())
+    )
+
+
+def test_partial_fit_weights_equal_repeated_rows():
+    X, y = _ordinal_problem()
+    w = _counts(len(y))
+    weighted, repeated = _fast(batch_size=1000), _fast(batch_size=1000)
+    for _ in range(5):
+        weighted.partial_fit(X, y, sample_weight=w, classes=[0, 1, 2, 3])
+        repeated.partial_fit(
+            np.repeat(X, w, axis=0), np.repeat(y, w), classes=[0, 1, 2, 3]
+        )
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), rtol=RTOL, atol=1e-7
+    )
+
+
+def test_partial_fit_positional_order_matches_mlpclassifier():
+    X, y = _ordinal_problem()
+    clf = _fast().partial_fit(X, y, np.ones(len(y)), [0, 1, 2, 3])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2, 3])
+
+
+def test_sample_weight_through_a_pipeline():
+    X, y = _ordinal_problem()
+    w = _counts(len(y)) + 1.0
+    pipe = make_pipeline(StandardScaler(), _fast())
+    pipe.fit(X, y, emdclassifier__sample_weight=w)
+    direct = _fast().fit(StandardScaler().fit_transform(X), y, sample_weight=w)
+    np.testing.assert_array_equal(
+        pipe.predict_proba(X),
+        direct.predict_proba(StandardScaler().fit(X).transform(X)),
+    )
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (lambda n: -np.ones(n), "Negative values"),
+        (lambda n: np.full(n, np.nan), "NaN"),
+        (lambda n: np.full(n, np.inf), "infinity"),
+        (lambda n: np.ones(n - 1), r"sample_weight.shape == \(119,\)"),
+        (lambda n: np.zeros(n), "at least one non-zero"),
+    ],
+)
+def test_bad_sample_weight_is_named(weights, message):
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match=message):
+        _fast().fit(X, y, sample_weight=weights(len(y)))
+    with pytest.raises(ValueError, match=message):
+        _fast().partial_fit(X, y, sample_weight=weights(len(y)), classes=[0, 1, 2, 3])
+
+
+def test_batches_carry_the_weights_of_their_rows():
+    X = torch.arange(10.0)[:, None]
+    y = torch.arange(10) % 3
+    w = torch.arange(10.0) / 10
+    for shuffle in (False, True):
+        batches = list(TensorBatches(InMemoryDataset(X, y, w), 4, shuffle))
+        for Xi, yi in batches:
+            assert isinstance(yi, WeightedTarget)
+            rows = Xi[:, 0].long()
+            torch.testing.assert_close(yi.target, y[rows])
+            torch.testing.assert_close(yi.weight, w[rows])
+        assert sorted(torch.cat([b[0][:, 0] for b in batches]).tolist()) == list(
+            range(10)
+        )
+
+
+def test_weighted_shares_give_weighted_centroids():
+    rng = np.random.default_rng(0)
+    features = torch.from_numpy(rng.random((30, 5)))
+    y = torch.from_numpy(rng.integers(0, 4, size=30))
+    w = torch.from_numpy(rng.integers(1, 4, size=30)).float()
+    shares = _weighted_shares(y, w, 4)
+    np.testing.assert_array_equal(shares.sum(dim=1), w)
+    np.testing.assert_array_equal(shares.argmax(dim=1), y)
+    sums, counts = _accumulate_class_sums(features, shares, 4)
+    # Integer weights: the same centroids and distance as repeated rows.
+    repeat = torch.repeat_interleave(torch.arange(30), w.long())
+    expected_sums, expected_counts = _accumulate_class_sums(
+        features[repeat], y[repeat], 4
+    )
+    torch.testing.assert_close(sums, expected_sums)
+    torch.testing.assert_close(counts, expected_counts.to(counts.dtype))
+    torch.testing.assert_close(
+        _distance_from_class_sums(sums, counts, 1.0),
+        learned_distance(features[repeat], y[repeat], 4, power=1.0).to(sums.dtype),
+    )
