@@ -1,12 +1,14 @@
 """
-=========================================
+=====================================
 Class weights, and training in chunks
-=========================================
+=====================================
 
-:class:`~skemd.EMDClassifier` takes ``sample_weight`` in ``fit`` and
-``partial_fit``, and ``partial_fit`` trains one epoch per call, as
-scikit-learn's ``MLPClassifier`` does. This example uses both on the LEV data
-(lecturer evaluations, five ordered grades, few samples in the outer grades).
+:class:`~skemd.EMDClassifier` takes ``class_weight`` (as scikit-learn's
+``LogisticRegression`` and ``HistGradientBoostingClassifier`` do) and
+``sample_weight`` in ``fit`` and ``partial_fit``, and ``partial_fit`` trains one
+epoch per call, as ``MLPClassifier`` does. This example uses both on the LEV
+data (lecturer evaluations, five ordered grades, few samples in the outer
+grades).
 """
 
 # %%
@@ -15,15 +17,15 @@ scikit-learn's ``MLPClassifier`` does. This example uses both on the LEV data
 # A network trained on imbalanced grades predicts the common middle grades more
 # often than they occur: the mean absolute error (MAE) is low, but the rare
 # outer grades are predicted badly. Weights that make every grade count the
-# same in the loss (``compute_sample_weight("balanced", y)``) move errors from
-# the rare grades to the common ones. The average of the per-grade MAE (AMAE)
+# same in the loss (``class_weight="balanced"``, the same as
+# ``sample_weight=compute_sample_weight("balanced", y)``) move errors from the
+# rare grades to the common ones. The average of the per-grade MAE (AMAE)
 # falls; the MAE, dominated by the common grades, rises. Which one matters is
 # a question of the application.
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.class_weight import compute_sample_weight
 
 from skemd import EMDClassifier
 from skemd.datasets import load_lev
@@ -37,9 +39,7 @@ scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
 plain = EMDClassifier(random_state=0).fit(X_train, y_train)
-balanced = EMDClassifier(random_state=0).fit(
-    X_train, y_train, sample_weight=compute_sample_weight("balanced", y_train)
-)
+balanced = EMDClassifier(class_weight="balanced", random_state=0).fit(X_train, y_train)
 
 grades = plain.classes_
 rank = {grade: index for index, grade in enumerate(grades)}

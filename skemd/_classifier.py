@@ -214,6 +214,13 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     classes : array-like, default=None
         The class order, lowest first. ``None`` takes the categories of a pandas
         ordered ``Categorical`` target, else the sorted labels.
+    class_weight : dict or "balanced", default=None
+        Weights of the classes, ``{label: weight}`` (classes left out weigh 1),
+        multiplied into ``sample_weight``. ``"balanced"`` weighs each class by
+        ``n_samples / (n_classes * count)``, its counts taken from ``y``, so that
+        every class present counts the same in the loss: a lower error on the
+        rare classes (and AMAE), usually a higher MAE. ``"balanced"`` needs the
+        whole data set, so :meth:`partial_fit` takes a dict only.
     solver : {"adam", "sgd"}, default="adam"
         The optimiser.
     alpha : float, default=1e-4
@@ -348,6 +355,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "emd_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "decision": [StrOptions(set(DECISIONS))],
         "classes": ["array-like", None],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [
@@ -390,6 +398,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         distance_offset=0.5,
         feature_layer=None,
         classes=None,
+        class_weight=None,
         solver="adam",
         alpha=1e-4,
         batch_size="auto",
@@ -425,6 +434,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.distance_offset = distance_offset
         self.feature_layer = feature_layer
         self.classes = classes
+        self.class_weight = class_weight
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -546,6 +556,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 )
             self.classes_, source = self._class_list(y, order, classes)
             y_index = _index_labels(y, self.classes_, source)
+        weight = self._with_class_weights(weight, y_index, incremental)
         if weight is not None:
             # A sample of weight zero is one left out: dropped here, it takes no
             # place in a batch or in the validation split.
@@ -756,6 +767,58 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         for name in net._optimizers:
             for group in getattr(net, name + "_").param_groups:
                 group[_DECAY_KEY] = self.alpha / total_weight
+
+    def _with_class_weights(self, weight, y_index, incremental):
+        """``sample_weight`` times the weights of the samples' classes."""
+        spec = self.class_weight
+        if spec is None:
+            return weight
+        n_classes = len(self.classes_)
+        if isinstance(spec, str):
+            if incremental:
+                raise ValueError(
+                    "class_weight='balanced' needs the class counts of the whole "
+                    "data set, which partial_fit does not see. Compute them once "
+                    "(sklearn.utils.class_weight.compute_class_weight) and pass "
+                    "class_weight as a dict."
+                )
+            counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
+            present = counts > 0
+            per_class = np.ones(n_classes)
+            per_class[present] = len(y_index) / (present.sum() * counts[present])
+        else:
+            lookup = {
+                label: index for index, label in enumerate(self.classes_.tolist())
+            }
+            unknown = [label for label in spec if label not in lookup]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels that are not classes: {unknown[:10]}. "
+                    f"The classes are {list(self.classes_.tolist())}."
+                )
+            per_class = np.ones(n_classes)
+            for label, value in spec.items():
+                if not (isinstance(value, numbers.Real) and np.isfinite(value)):
+                    raise ValueError(
+                        f"class_weight[{label!r}] must be a finite number; got "
+                        f"{value!r}."
+                    )
+                if value < 0:
+                    raise ValueError(
+                        f"class_weight[{label!r}] is negative ({value}); weights "
+                        "must be 0 or more."
+                    )
+                per_class[lookup[label]] = value
+        per_sample = per_class[y_index]
+        if weight is not None:
+            per_sample = per_sample * weight
+        per_sample = per_sample.astype(np.float32)
+        if not (per_sample > 0).any():
+            raise ValueError(
+                "class_weight and sample_weight leave every sample with weight "
+                "zero: nothing to train."
+            )
+        return per_sample
 
     def _class_list(self, y, order, classes=None):
         """The classes in order, and what gave them (for error messages)."""

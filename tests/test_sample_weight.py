@@ -1,4 +1,4 @@
-"""Sample weights in ``fit`` and ``partial_fit``."""
+"""Sample weights in ``fit`` and ``partial_fit``, and class weights."""
 
 import warnings
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
 
 from skemd import EMDClassifier
 from skemd._net import _DECAY_KEY, InMemoryDataset, TensorBatches, WeightedTarget
@@ -17,6 +19,7 @@ from skemd.ground_distance import (
     _distance_from_class_sums,
     learned_distance,
 )
+from skemd.metrics import get_scorer
 
 
 def _ordinal_problem(n_samples=120, n_classes=4, seed=0):
@@ -219,3 +222,87 @@ def test_weighted_shares_give_weighted_centroids():
         _distance_from_class_sums(sums, counts, 1.0),
         learned_distance(features[repeat], y[repeat], 4, power=1.0).to(sums.dtype),
     )
+
+
+# ------------------------------------------------------------------ class_weight
+
+
+def test_class_weight_dict_equals_the_sample_weights_it_gives():
+    X, y = _ordinal_problem()
+    weights = {0: 2.0, 3: 0.5}
+    by_class = _fast(class_weight=weights).fit(X, y)
+    per_sample = np.array([weights.get(label, 1.0) for label in y])
+    by_sample = _fast().fit(X, y, sample_weight=per_sample)
+    np.testing.assert_array_equal(by_class.predict_proba(X), by_sample.predict_proba(X))
+
+
+def test_balanced_class_weight_equals_compute_sample_weight():
+    X, y = _ordinal_problem(n_samples=200)
+    y = np.where(y == 3, 2, y)
+    keep = (y != 0) | (np.arange(len(y)) % 4 == 0)  # a rare class 0
+    X, y = X[keep], y[keep]
+    balanced = _fast(class_weight="balanced").fit(X, y)
+    expected = compute_sample_weight("balanced", y)
+    by_sample = _fast().fit(X, y, sample_weight=expected)
+    np.testing.assert_array_equal(balanced.predict_proba(X), by_sample.predict_proba(X))
+
+
+def test_balanced_ignores_a_class_without_samples():
+    X, y = _ordinal_problem()
+    y = np.where(y == 3, 2, y)
+    balanced = _fast(class_weight="balanced", classes=[0, 1, 2, 3]).fit(X, y)
+    by_sample = _fast(classes=[0, 1, 2, 3]).fit(
+        X, y, sample_weight=compute_sample_weight("balanced", y)
+    )
+    np.testing.assert_array_equal(balanced.predict_proba(X), by_sample.predict_proba(X))
+
+
+def test_class_weight_multiplies_sample_weight():
+    X, y = _ordinal_problem()
+    w = _counts(len(y)) + 0.5
+    both = _fast(class_weight={1: 3.0}).fit(X, y, sample_weight=w)
+    product = _fast().fit(X, y, sample_weight=w * np.where(y == 1, 3.0, 1.0))
+    np.testing.assert_allclose(
+        both.predict_proba(X), product.predict_proba(X), rtol=RTOL, atol=1e-7
+    )
+
+
+def test_partial_fit_takes_a_class_weight_dict():
+    X, y = _ordinal_problem()
+    weights = {2: 4.0}
+    by_class = _fast(class_weight=weights).partial_fit(X, y, classes=[0, 1, 2, 3])
+    by_sample = _fast().partial_fit(
+        X, y, sample_weight=np.where(y == 2, 4.0, 1.0), classes=[0, 1, 2, 3]
+    )
+    np.testing.assert_array_equal(by_class.predict_proba(X), by_sample.predict_proba(X))
+    with pytest.raises(ValueError, match="partial_fit does not see"):
+        _fast(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    "class_weight, message",
+    [
+        ({7: 1.0}, r"not classes: \[7\]"),
+        ({1: -1.0}, "negative"),
+        ({1: float("nan")}, "finite number"),
+        ({1: "heavy"}, "finite number"),
+        ({0: 0, 1: 0, 2: 0, 3: 0}, "every sample with weight zero"),
+        ("uniform", "class_weight"),
+    ],
+)
+def test_bad_class_weight_is_named(class_weight, message):
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match=message):
+        _fast(class_weight=class_weight).fit(X, y)
+
+
+def test_grid_search_over_class_weight():
+    X, y = _ordinal_problem(n_samples=160)
+    search = GridSearchCV(
+        _fast(max_iter=5),
+        {"class_weight": [None, "balanced"]},
+        scoring=get_scorer("neg_amae"),
+        cv=2,
+    ).fit(X, y)
+    assert search.best_params_["class_weight"] in (None, "balanced")
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
