@@ -304,9 +304,14 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     n_iter_ : int
         Number of epochs run, over all calls with ``warm_start`` or
         :meth:`partial_fit`.
+    t_ : int
+        Number of training samples the optimiser has seen, over the same calls
+        (samples of weight zero are not trained on and not counted).
     loss_curve_ : list of float
         Mean training loss of each epoch, over all calls with ``warm_start`` or
         :meth:`partial_fit`.
+    loss_ : float
+        Mean training loss of the last epoch.
     best_loss_ : float or None
         Lowest training loss, or None with ``early_stopping``.
     validation_scores_ : list of float or None
@@ -672,6 +677,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         """The records of the fitted estimator that training continues."""
         return {
             "loss_curve": list(self.loss_curve_),
+            "t": self.t_,
             "validation_scores": self.validation_scores_,
             "best_validation_score": self.best_validation_score_,
             "ground_distance_history": self.ground_distance_history_,
@@ -689,6 +695,11 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         losses = [float(epoch["train_loss"]) for epoch in epochs]
         self.loss_curve_ = (previous.get("loss_curve") or []) + losses
         self.n_iter_ = len(self.loss_curve_)
+        self.loss_ = self.loss_curve_[-1]
+        self.t_ = previous.get("t", 0) + sum(
+            sum(batch.get("train_batch_size", 0) for batch in epoch["batches"])
+            for epoch in epochs
+        )
         if self.early_stopping and not incremental:
             scores = [-float(epoch["valid_loss"]) for epoch in epochs]
             earlier = previous.get("validation_scores") or []

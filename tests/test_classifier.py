@@ -623,3 +623,13 @@ def test_fit_warnings_point_at_the_callers_line():
     assert {"UserWarning", "ConvergenceWarning"} <= set(messages)
     for w in caught:
         assert w.filename == __file__, (w.filename, str(w.message))
+
+
+def test_loss_and_samples_seen_as_in_mlpclassifier():
+    X, y = _ordinal_problem()
+    clf = _fast(max_iter=7, tol=0.0).fit(X, y)
+    assert clf.loss_ == clf.loss_curve_[-1]
+    assert clf.t_ == 7 * len(X)
+    held_out = _fast(max_iter=7, tol=0.0, early_stopping=True).fit(X, y)
+    n_valid = int(np.ceil(0.1 * len(X)))
+    assert held_out.t_ == 7 * (len(X) - n_valid)

@@ -81,6 +81,8 @@ def test_partial_fit_records_run_over_calls():
         assert len(clf.loss_curve_) == call
     assert clf.best_loss_ == min(clf.loss_curve_)
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.loss_ == clf.loss_curve_[-1]
+    assert clf.t_ == 5 * len(X)
     assert clf.validation_scores_ is None
     np.testing.assert_array_equal(clf.classes_, CLASSES)
 
@@ -248,6 +250,7 @@ def test_warm_start_records_run_on():
     first = list(clf.loss_curve_)
     clf.fit(X, y)
     assert clf.n_iter_ == 8
+    assert clf.t_ == 8 * len(X)
     assert clf.loss_curve_[:4] == first
     assert clf.best_loss_ == min(clf.loss_curve_)
     # It continues: the next epochs start from a low loss, not from scratch.

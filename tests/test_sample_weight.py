@@ -89,6 +89,7 @@ def test_zero_weight_equals_leaving_the_sample_out(device, params):
     subset = _fast(device=device, **params).fit(X[kept], y[kept])
     np.testing.assert_array_equal(weighted.predict_proba(X), subset.predict_proba(X))
     assert weighted.loss_curve_ == subset.loss_curve_
+    assert weighted.t_ == subset.t_
 
 
 def test_unit_weights_equal_no_weights():
