@@ -564,3 +564,55 @@ def test_float32_precision_does_not_autocast():
     dtypes, logits = _output_dtypes(net, X)
     assert set(dtypes) == {torch.float32}
     assert logits.dtype == torch.float32
+
+
+# ----------------------------------------------------------- sample weights
+
+
+def _weights(n_samples, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(n_samples, generator=generator) + 0.25
+
+
+def test_weighted_lean_epoch_matches_skorchs_loop(device):
+    X, y = _data()
+    dataset = InMemoryDataset(X, y, _weights(len(y))).to(device)
+    lean = _fit(_net(device), dataset)
+    reference = _fit(_net(device, callbacks=[("counter", _BatchCounter())]), dataset)
+    assert lean.history[:, "train_loss"] == reference.history[:, "train_loss"]
+    for mine, theirs in zip(
+        lean.module_.parameters(), reference.module_.parameters(), strict=True
+    ):
+        assert torch.equal(mine, theirs)
+
+
+def test_weighted_batch_loss_is_the_weighted_mean(device):
+    X, y = _data(n_samples=40)
+    w = _weights(40)
+    net = _net(device, max_epochs=1, batch_size=40, iterator_train__shuffle=False)
+    _fit(net, InMemoryDataset(X, y, w).to(device))
+    # The net's get_loss on weighted targets against a direct weighted mean.
+    Xd, yd, wd = X.to(device), y.to(device), w.to(device)
+    with torch.no_grad():
+        y_pred = net.module_(Xd)
+        per_sample = SquaredEMDLoss(reduction="none")(y_pred, yd)
+        expected = (per_sample * wd).sum() / wd.sum()
+        got = net.get_loss(y_pred, skemd._net.WeightedTarget(yd, wd), training=False)
+    torch.testing.assert_close(got, expected)
+    unweighted = net.get_loss(y_pred, yd, training=False)
+    assert not torch.allclose(got, unweighted)
+
+
+def test_weighted_validation_loss(device):
+    X, y = _data(n_samples=120)
+    w = _weights(120)
+    valid = InMemoryDataset(X[100:], y[100:], w[100:]).to(device)
+
+    def split(dataset, y=None, **kwargs):
+        return dataset, valid
+
+    net = _fit(_net(device, train_split=split), InMemoryDataset(X[:100], y[:100]))
+    with torch.no_grad():
+        per_sample = SquaredEMDLoss(reduction="none")(net.module_(valid.X), valid.y)
+        expected = (per_sample * valid.sample_weight).sum() / valid.sample_weight.sum()
+    assert net.history[-1, "valid_loss"] == pytest.approx(expected.item(), rel=1e-5)
