@@ -158,7 +158,12 @@ def _canonical(value):
 # Parameters that EMDClassifier gained after results were cached: at these
 # values (their defaults) training is the same as before they existed, so they
 # leave the keys of the cached results as they were.
-_LATER_PARAMETERS = {"warm_start": False, "class_weight": None}
+_LATER_PARAMETERS = {
+    "warm_start": False,
+    "class_weight": None,
+    "learning_rate": "constant",
+    "power_t": 0.5,
+}
 
 
 def _params_of(estimator):

@@ -44,13 +44,33 @@ class _TrainingMonitor(Callback):
     has failed to improve by ``tol`` for more than ``n_iter_no_change`` epochs in a
     row. Without validation the score is minus the training loss. Warm-up epochs
     train another loss, so they are only checked for non-finite values.
+
+    ``schedule`` is the learning-rate schedule of scikit-learn's SGD solver:
+    ``"invscaling"`` sets the rate to ``learning_rate_init / (t + 1) ** power_t``
+    after each epoch, ``t`` the training samples seen (``samples_seen_``, which
+    the estimator starts at the count of earlier fits); ``"adaptive"`` divides it
+    by 5 where the plateau rule would stop, and stops once it is 1e-6 or less.
     """
 
-    def __init__(self, tol, n_iter_no_change, early_stopping, warmup_epochs=0):
+    def __init__(
+        self,
+        tol,
+        n_iter_no_change,
+        early_stopping,
+        warmup_epochs=0,
+        schedule="constant",
+        learning_rate_init=None,
+        power_t=0.5,
+        samples_seen=0,
+    ):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.warmup_epochs = warmup_epochs
+        self.schedule = schedule
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.samples_seen_ = samples_seen
 
     def on_train_begin(self, net, **kwargs):
         self.best_score_ = -np.inf
@@ -61,6 +81,10 @@ class _TrainingMonitor(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
+        self.samples_seen_ += sum(
+            batch.get("train_batch_size", 0) for batch in epoch["batches"]
+        )
+        net.history.record("learning_rate", self._rate(net))
         checked = {"train_loss": "training loss"}
         if self.early_stopping:
             checked["valid_loss"] = "validation loss"
@@ -71,6 +95,10 @@ class _TrainingMonitor(Callback):
                     "Lower learning_rate_init, standardise the features, or raise "
                     "alpha."
                 )
+        if self.schedule == "invscaling":
+            self._set_rate(
+                net, self.learning_rate_init / (self.samples_seen_ + 1) ** self.power_t
+            )
         if len(net.history) <= self.warmup_epochs:
             return
         if self.early_stopping:
@@ -89,6 +117,10 @@ class _TrainingMonitor(Callback):
             self.best_loss_ = min(self.best_loss_, loss)
         self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
         if self.no_improvement_count_ > self.n_iter_no_change:
+            if self.schedule == "adaptive" and self._rate(net) > 1e-6:
+                self._set_rate(net, self._rate(net) / 5.0)
+                self.no_improvement_count_ = 0
+                return
             self.converged_ = True
             # skorch's documented way for a callback to end training.
             raise KeyboardInterrupt
@@ -97,6 +129,15 @@ class _TrainingMonitor(Callback):
         if self.best_state_ is not None:
             net.module_.load_state_dict(self.best_state_)
         self.best_state_ = None
+
+    @staticmethod
+    def _rate(net) -> float:
+        return float(net.optimizer_.param_groups[0]["lr"])
+
+    @staticmethod
+    def _set_rate(net, rate: float) -> None:
+        for group in net.optimizer_.param_groups:
+            group["lr"] = rate
 
 
 def _resolve_device(device) -> torch.device:
@@ -230,6 +271,17 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
     learning_rate_init : float, default=3e-3
         Learning rate of the optimiser (chosen with ``hidden_layer_sizes``).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Learning-rate schedule of ``solver="sgd"``, as in ``MLPClassifier``
+        (Adam keeps ``learning_rate_init``). ``"invscaling"``: after each
+        epoch the rate becomes ``learning_rate_init / (t + 1) ** power_t``,
+        ``t`` the number of training samples seen. ``"adaptive"``: when the
+        stopping rule would stop training (no progress by ``tol`` for more than
+        ``n_iter_no_change`` epochs), the rate is divided by 5 and training
+        goes on, until the rate falls to 1e-6 or below. ``net_.history`` keeps
+        the rate of each epoch under ``"learning_rate"``.
+    power_t : float, default=0.5
+        Exponent of ``"invscaling"``.
     max_iter : int, default=200
         Maximum number of epochs.
     shuffle : bool, default=True
@@ -368,6 +420,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
@@ -408,6 +462,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         alpha=1e-4,
         batch_size="auto",
         learning_rate_init=3e-3,
+        learning_rate="constant",
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         tol=1e-4,
@@ -444,6 +500,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.tol = tol
@@ -624,6 +682,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 self.n_iter_no_change,
                 self.early_stopping and not incremental,
                 warmup,
+                schedule=self.learning_rate if self.solver == "sgd" else "constant",
+                learning_rate_init=self.learning_rate_init,
+                power_t=self.power_t,
+                samples_seen=previous["t"] if previous else 0,
             )
             # The monitor comes first: when it ends training, no distance is
             # learned that no epoch would use.

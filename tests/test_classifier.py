@@ -9,6 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
@@ -633,3 +634,87 @@ def test_loss_and_samples_seen_as_in_mlpclassifier():
     held_out = _fast(max_iter=7, tol=0.0, early_stopping=True).fit(X, y)
     n_valid = int(np.ceil(0.1 * len(X)))
     assert held_out.t_ == 7 * (len(X) - n_valid)
+
+
+# ------------------------------------------------------ learning-rate schedules
+
+
+def test_invscaling_follows_scikit_learns_formula(device):
+    X, y = _ordinal_problem(n_samples=120)
+    clf = _fast(
+        solver="sgd",
+        learning_rate="invscaling",
+        power_t=0.25,
+        learning_rate_init=0.1,
+        max_iter=4,
+        tol=0.0,
+        device=device,
+    ).fit(X, y)
+    n = len(X)
+    expected = [0.1] + [0.1 / (k * n + 1) ** 0.25 for k in (1, 2, 3)]
+    np.testing.assert_allclose(clf.net_.history[:, "learning_rate"], expected)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(
+        0.1 / (4 * n + 1) ** 0.25
+    )
+
+
+def test_invscaling_runs_on_over_warm_starts_and_partial_fit():
+    X, y = _ordinal_problem(n_samples=120)
+    params = dict(solver="sgd", learning_rate="invscaling", tol=0.0, max_iter=2)
+    warm = _fast(warm_start=True, **params).fit(X, y).fit(X, y)
+    n = len(X)
+    # The second fit starts a new optimiser at learning_rate_init, then decays
+    # by the samples seen over both fits, as scikit-learn's MLP does.
+    assert warm.net_.history[:, "learning_rate"] == pytest.approx(
+        [0.01, 0.01 / (3 * n + 1) ** 0.5]
+    )
+    partial = _fast(**params)
+    for _ in range(3):
+        partial.partial_fit(X, y, classes=[0, 1, 2, 3])
+    assert partial.net_.history[:, "learning_rate"] == pytest.approx(
+        [0.01] + [0.01 / (k * n + 1) ** 0.5 for k in (1, 2)]
+    )
+
+
+def test_adaptive_divides_by_five_where_it_would_stop():
+    X, y = _ordinal_problem(n_samples=120)
+    # With a huge tol no epoch counts as progress: the rate is divided by five
+    # every n_iter_no_change + 1 epochs after the first, until it is 1e-6 or
+    # less, and then training stops.
+    clf = _fast(
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.01,
+        tol=1e9,
+        n_iter_no_change=1,
+        max_iter=100,
+    ).fit(X, y)
+    rates = clf.net_.history[:, "learning_rate"]
+    assert rates[:3] == pytest.approx([0.01] * 3)
+    assert rates[3:5] == pytest.approx([0.002] * 2)
+    assert rates[-1] <= 1e-6 < rates[-3]
+    reference = MLPClassifier(
+        hidden_layer_sizes=(16,),
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.01,
+        tol=1e9,
+        n_iter_no_change=1,
+        max_iter=100,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.n_iter_ == reference.n_iter_
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(
+        reference._optimizer.learning_rate
+    )
+
+
+def test_schedules_leave_adam_alone():
+    X, y = _ordinal_problem(n_samples=120)
+    plain = _fast(max_iter=5).fit(X, y)
+    for schedule in ("invscaling", "adaptive"):
+        scheduled = _fast(max_iter=5, learning_rate=schedule).fit(X, y)
+        np.testing.assert_array_equal(
+            scheduled.predict_proba(X), plain.predict_proba(X)
+        )
+        assert set(scheduled.net_.history[:, "learning_rate"]) == {0.01}
