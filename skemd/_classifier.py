@@ -73,11 +73,16 @@ class _TrainingMonitor(Callback):
         self.samples_seen_ = samples_seen
 
     def on_train_begin(self, net, **kwargs):
+        self.converged_ = False
+        self.best_state_ = None
+        if getattr(self, "resume_", False):
+            # Another partial_fit call: the plateau count runs on, as in
+            # scikit-learn's MLP, so that "adaptive" works across calls.
+            self.resume_ = False
+            return
         self.best_score_ = -np.inf
         self.best_loss_ = np.inf
         self.no_improvement_count_ = 0
-        self.best_state_ = None
-        self.converged_ = False
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
@@ -641,8 +646,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             device = torch.device(net.device)
             previous = self._records()
             warmup = self._fitted_warmup_
+            monitor = dict(net.callbacks_)["monitor"]
             # A net trained by fit may validate; partial_fit does not.
-            dict(net.callbacks_)["monitor"].early_stopping = False
+            if monitor.early_stopping:
+                monitor.early_stopping = False
+            else:
+                monitor.resume_ = True
             self._set_data_size(net, len(X), _total(weight, len(X)))
             train = InMemoryDataset(
                 torch.from_numpy(X), torch.from_numpy(y_index), _tensor(weight)

@@ -718,3 +718,24 @@ def test_schedules_leave_adam_alone():
             scheduled.predict_proba(X), plain.predict_proba(X)
         )
         assert set(scheduled.net_.history[:, "learning_rate"]) == {0.01}
+
+
+def test_adaptive_works_across_partial_fit_calls_as_in_scikit_learn():
+    X, y = _ordinal_problem(n_samples=120)
+    params = dict(
+        hidden_layer_sizes=(16,),
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.01,
+        tol=1e9,
+        n_iter_no_change=1,
+        random_state=0,
+    )
+    ours, theirs = EMDClassifier(**params), MLPClassifier(**params)
+    for _ in range(8):
+        ours.partial_fit(X, y, classes=[0, 1, 2, 3])
+        theirs.partial_fit(X, y, classes=[0, 1, 2, 3])
+        assert ours.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(
+            theirs._optimizer.learning_rate
+        )
+    assert theirs._optimizer.learning_rate < 0.01 / 5
