@@ -45,6 +45,9 @@ class _TrainingMonitor(Callback):
     row. Without validation the score is minus the training loss. Warm-up epochs
     train another loss, so they are only checked for non-finite values.
 
+    With ``stops=False`` (``partial_fit``) the plateau rule never ends training:
+    the caller decides when to stop.
+
     ``schedule`` is the learning-rate schedule of scikit-learn's SGD solver:
     ``"invscaling"`` sets the rate to ``learning_rate_init / (t + 1) ** power_t``
     after each epoch, ``t`` the training samples seen (``samples_seen_``, which
@@ -62,7 +65,9 @@ class _TrainingMonitor(Callback):
         learning_rate_init=None,
         power_t=0.5,
         samples_seen=0,
+        stops=True,
     ):
+        self.stops = stops
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -125,6 +130,9 @@ class _TrainingMonitor(Callback):
             if self.schedule == "adaptive" and self._rate(net) > 1e-6:
                 self._set_rate(net, self._rate(net) / 5.0)
                 self.no_improvement_count_ = 0
+                return
+            if not self.stops:
+                # partial_fit: the caller decides when to stop.
                 return
             self.converged_ = True
             # skorch's documented way for a callback to end training.
@@ -647,6 +655,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             previous = self._records()
             warmup = self._fitted_warmup_
             monitor = dict(net.callbacks_)["monitor"]
+            monitor.stops = False
             # A net trained by fit may validate; partial_fit does not.
             if monitor.early_stopping:
                 monitor.early_stopping = False
@@ -695,6 +704,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 learning_rate_init=self.learning_rate_init,
                 power_t=self.power_t,
                 samples_seen=previous["t"] if previous else 0,
+                stops=not incremental,
             )
             # The monitor comes first: when it ends training, no distance is
             # learned that no epoch would use.

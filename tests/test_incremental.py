@@ -316,3 +316,15 @@ def test_warm_start_on_an_unfitted_estimator_is_a_plain_fit():
     warm = _fast(max_iter=3, warm_start=True).fit(X, y)
     cold = _fast(max_iter=3).fit(X, y)
     np.testing.assert_array_equal(warm.predict_proba(X), cold.predict_proba(X))
+
+
+def test_partial_fit_on_a_plateau_keeps_learning_the_distance():
+    # The plateau rule would end a fit here; partial_fit goes on, and every call
+    # past the warm-up still learns a matrix for the next.
+    X, y = _ordinal_problem()
+    clf = _fast(ground_distance="learned", warmup_epochs=1, tol=1e9, n_iter_no_change=1)
+    for call in range(1, 7):
+        clf.partial_fit(X, y, classes=CLASSES)
+        learner = dict(clf.net_.callbacks_)["ground_distance"]
+        assert len(learner.distance_history_) == call
+        assert len(clf.ground_distance_history_) == call - 1
