@@ -575,9 +575,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         The first call builds the network; later calls continue training it,
         optimiser state included, as scikit-learn's ``MLPClassifier.partial_fit``
         does. Use it for data that arrive in chunks or do not fit in memory at
-        once. ``max_iter``, ``n_iter_no_change``, ``tol`` and ``early_stopping``
-        do not apply: the caller decides when to stop. The L2 penalty and
-        ``batch_size="auto"`` follow the size of each call's data.
+        once. The caller decides when to stop: ``max_iter`` and
+        ``early_stopping`` do not apply, and the plateau rule (``tol``,
+        ``n_iter_no_change``) ends nothing, though with
+        ``learning_rate="adaptive"`` it still lowers the rate, counting epochs
+        across calls. The L2 penalty and ``batch_size="auto"`` follow the size of
+        each call's data.
 
         Parameters
         ----------
