@@ -220,6 +220,25 @@ CANDIDATES = {
         "batch_size": "steps10",
         "tol": 1e-5,
     },
+    # Cross-entropy mixed into the current defaults.
+    "deep_lr3e-3_patience25_ce0.03": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "ce_weight": 0.03,
+    },
+    "deep_lr3e-3_patience25_ce0.1": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "ce_weight": 0.1,
+    },
+    "deep_lr3e-3_patience25_ce0.3": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "ce_weight": 0.3,
+    },
     # Ensembles of the current defaults: the average of the probabilities of 3
     # and 5 networks with different seeds (scored from one run of 5).
     "deep_lr3e-3_patience25_x5": {
