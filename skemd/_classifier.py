@@ -51,8 +51,9 @@ class _TrainingMonitor(Callback):
     ``schedule`` is the learning-rate schedule of scikit-learn's SGD solver:
     ``"invscaling"`` sets the rate to ``learning_rate_init / (t + 1) ** power_t``
     after each epoch, ``t`` the training samples seen (``samples_seen_``, which
-    the estimator starts at the count of earlier fits); ``"adaptive"`` divides it
-    by 5 where the plateau rule would stop, and stops once it is 1e-6 or less.
+    starts at ``samples_seen``, the count of earlier fits); ``"adaptive"``
+    divides it by 5 where the plateau rule would stop, and stops once it is 1e-6
+    or less.
     """
 
     def __init__(
@@ -75,7 +76,13 @@ class _TrainingMonitor(Callback):
         self.schedule = schedule
         self.learning_rate_init = learning_rate_init
         self.power_t = power_t
-        self.samples_seen_ = samples_seen
+        self.samples_seen = samples_seen
+
+    def initialize(self):
+        # Called once, when the net is initialised: the count runs on over
+        # partial_fit calls.
+        self.samples_seen_ = self.samples_seen
+        return self
 
     def on_train_begin(self, net, **kwargs):
         self.converged_ = False

@@ -739,3 +739,12 @@ def test_adaptive_works_across_partial_fit_calls_as_in_scikit_learn():
             theirs._optimizer.learning_rate
         )
     assert theirs._optimizer.learning_rate < 0.01 / 5
+
+
+def test_fitted_net_reports_its_parameters():
+    X, y = _ordinal_problem(n_samples=60)
+    clf = _fast(max_iter=2).fit(X, y)
+    params = clf.net_.get_params()
+    assert params["callbacks__monitor__samples_seen"] == 0
+    assert params["callbacks__monitor__schedule"] == "constant"
+    assert params["max_epochs"] == 2
