@@ -255,6 +255,84 @@ CANDIDATES = {
         "n_iter_no_change": 25,
         "members": 5,
     },
+    # Eighth round: a smooth activation. Piecewise-linear ReLU boundaries
+    # approximate curved class borders (toy's are hyperbolas) with few rows.
+    "deep_lr3e-3_patience25_tanh": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "activation": "tanh",
+    },
+    "deep_lr3e-3_ce_only_patience25_tanh": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "ce_weight": 1.0,
+        "emd_weight": 0.0,
+        "n_iter_no_change": 25,
+        "activation": "tanh",
+    },
+    "deep_lr1e-3_patience25_tanh": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 1e-3,
+        "n_iter_no_change": 25,
+        "activation": "tanh",
+    },
+    # Faster optimisation: toy, the set furthest from its reference, gained
+    # most from a larger rate and a second layer in earlier rounds.
+    "deep_lr1e-2_patience25": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 1e-2,
+        "n_iter_no_change": 25,
+    },
+    "deep_lr1e-2_ce_only_patience25": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 1e-2,
+        "ce_weight": 1.0,
+        "emd_weight": 0.0,
+        "n_iter_no_change": 25,
+    },
+    "deep3_lr3e-3_patience25": {
+        "hidden_layer_sizes": (100, 100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+    },
+    "deep3_lr3e-3_ce_only_patience25": {
+        "hidden_layer_sizes": (100, 100, 100),
+        "learning_rate_init": 3e-3,
+        "ce_weight": 1.0,
+        "emd_weight": 0.0,
+        "n_iter_no_change": 25,
+    },
+    "deep4_lr3e-3_patience25": {
+        "hidden_layer_sizes": (100, 100, 100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+    },
+    "deep4_lr3e-3_ce_only_patience25": {
+        "hidden_layer_sizes": (100, 100, 100, 100),
+        "learning_rate_init": 3e-3,
+        "ce_weight": 1.0,
+        "emd_weight": 0.0,
+        "n_iter_no_change": 25,
+    },
+    "deep3_lr1e-3_patience25": {
+        "hidden_layer_sizes": (100, 100, 100),
+        "learning_rate_init": 1e-3,
+        "n_iter_no_change": 25,
+    },
+    "wide256x2_lr3e-3_patience25": {
+        "hidden_layer_sizes": (256, 256),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+    },
+    # The optimiser of the paper: SGD with Nesterov momentum 0.98, rate 10^-2.5.
+    "deep_sgd_paper_patience25": {
+        "hidden_layer_sizes": (100, 100),
+        "solver": "sgd",
+        "momentum": 0.98,
+        "learning_rate_init": 10**-2.5,
+        "n_iter_no_change": 25,
+    },
 }
 
 
