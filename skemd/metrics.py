@@ -8,19 +8,29 @@ are turned into ranks ``0 .. K-1`` in that order and errors are counted in ranks
 Pass ``classes`` whenever a class may be missing from the data: with integer labels
 ``0`` and ``2`` and no ``1``, the default order puts them one rank apart.
 
-Label metrics, ``metric(y_true, y_pred, *, classes=None)``:
+Label metrics, ``metric(y_true, y_pred, *, classes=None, sample_weight=None)``:
 
 * :func:`mae`, :func:`amae`, :func:`mmae` -- mean absolute rank error, overall,
   averaged over the true classes, and for the worst true class (lower is better);
 * :func:`qwk` -- quadratic weighted kappa (higher is better);
 * :func:`off_by_one_accuracy` -- fraction of predictions at most one class away.
 
-Probability metrics, ``metric(y_true, y_proba, *, classes=None)``, columns of
-``y_proba`` in class order (lower is better):
+Probability metrics, ``metric(y_true, y_proba, *, classes=None,
+sample_weight=None)``, columns of ``y_proba`` in class order (lower is better):
 
 * :func:`ranked_probability_score`;
 * :func:`squared_emd_score`, the squared-EMD loss of
   :func:`skemd.losses.squared_emd_loss` on probabilities.
+
+``sample_weight`` weighs the samples as scikit-learn's metrics do: the per-sample
+quantity (rank error, hit within one class, ranked probability score, squared EMD)
+is averaged with the weights; :func:`amae` and :func:`mmae` weigh the samples
+within each true class, a class whose samples all have weight 0 counting as
+absent; :func:`qwk` counts weights instead of samples in the confusion matrix, as
+``sklearn.metrics.cohen_kappa_score(..., sample_weight=...)`` does. An integer
+weight counts like repeating the sample that many times. A sample of weight 0
+still takes part in the default class order (and in checking the labels), so it
+is the same as leaving the sample out only when ``classes`` is given.
 
 Scorers for :class:`~sklearn.model_selection.GridSearchCV` and
 :func:`~sklearn.model_selection.cross_validate` (greater is better; the class order
@@ -28,7 +38,12 @@ is taken from the estimator's ``classes_``): ``neg_mae_scorer``,
 ``neg_amae_scorer``, ``neg_mmae_scorer``, ``qwk_scorer``,
 ``off_by_one_accuracy_scorer``, ``neg_ranked_probability_score_scorer`` and
 ``neg_squared_emd_score_scorer``, also available by name through :func:`get_scorer`
-and :data:`SCORERS`.
+and :data:`SCORERS`. A scorer takes ``sample_weight`` as
+``scorer(estimator, X, y, sample_weight=w)``. With scikit-learn's metadata routing
+enabled, ``scorer.set_score_request(sample_weight=True)`` has
+:func:`~sklearn.model_selection.cross_validate` and the searches pass each test
+fold's weights to it; :func:`get_scorer` returns a new scorer on every call, so a
+request set on it does not reach other users of the same scorer.
 """
 
 from __future__ import annotations
@@ -38,6 +53,8 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
+from sklearn import get_config
+from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
 
 __all__ = [
     "SCORERS",
@@ -265,13 +282,79 @@ def _check_proba(
     return _to_ranks(y_true, order, "y_true"), proba
 
 
+def _check_sample_weight(sample_weight: ArrayLike | None, n_samples: int):
+    """The weights as a float64 array (or ``None``), checked against the samples."""
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.asarray(sample_weight)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(
+            f"sample_weight must be a 1-D array of numbers, one per sample: {exc}"
+        ) from exc
+    if weights.ndim != 1:
+        raise ValueError(
+            "sample_weight must be a 1-D array of shape (n_samples,); got shape "
+            f"{weights.shape}."
+        )
+    if weights.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {weights.shape[0]} values but y_true has "
+            f"{n_samples} samples."
+        )
+    if weights.dtype.kind == "O":
+        try:
+            weights = weights.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(
+            f"sample_weight must be numeric; got dtype {weights.dtype} "
+            f"(values such as {_preview(weights, keep_order=True)})."
+        )
+    weights = weights.astype(np.float64, copy=False)
+    finite = np.isfinite(weights)
+    if not finite.all():
+        raise ValueError(
+            "sample_weight contains NaN or infinity (first at position "
+            f"{int(np.argmin(finite))})."
+        )
+    negative = weights < 0
+    if negative.any():
+        first = int(np.argmax(negative))
+        raise ValueError(
+            f"sample_weight contains negative weights (first at position {first}: "
+            f"{float(weights[first]):g}); weights must be >= 0."
+        )
+    if not weights.any():
+        raise ValueError(
+            "sample_weight is zero for every sample; at least one weight must be "
+            "positive."
+        )
+    return weights
+
+
+def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """Mean of ``values``, weighted by ``weights`` unless they are ``None``."""
+    if weights is None:
+        return float(np.mean(values))
+    return float(np.average(values, weights=weights))
+
+
 def _per_class_mae(
-    true_ranks: np.ndarray, pred_ranks: np.ndarray, n_classes: int
+    true_ranks: np.ndarray,
+    pred_ranks: np.ndarray,
+    n_classes: int,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """MAE of each true class that occurs, in class order."""
+    """MAE of each true class that occurs (with positive weight), in class order."""
     errors = np.abs(pred_ranks - true_ranks)
-    totals = np.bincount(true_ranks, weights=errors, minlength=n_classes)
-    counts = np.bincount(true_ranks, minlength=n_classes)
+    if weights is None:
+        totals = np.bincount(true_ranks, weights=errors, minlength=n_classes)
+        counts = np.bincount(true_ranks, minlength=n_classes)
+    else:
+        totals = np.bincount(true_ranks, weights=errors * weights, minlength=n_classes)
+        counts = np.bincount(true_ranks, weights=weights, minlength=n_classes)
     present = counts > 0
     return totals[present] / counts[present]
 
@@ -281,7 +364,13 @@ def _per_class_mae(
 # ---------------------------------------------------------------------------
 
 
-def mae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> float:
+def mae(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
     """Mean absolute error between the ranks of true and predicted classes.
 
     Parameters
@@ -294,11 +383,15 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> 
         The class order: the labels from lowest to highest, or a fitted
         estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
         labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
 
     Returns
     -------
     score : float
-        Mean of ``|rank(y_pred) - rank(y_true)|``; 0 is best.
+        Mean of ``|rank(y_pred) - rank(y_true)|``, weighted by ``sample_weight``
+        if given; 0 is best.
 
     See Also
     --------
@@ -310,17 +403,28 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> 
     >>> mae(["low", "high", "mid"], ["mid", "low", "mid"],
     ...     classes=["low", "mid", "high"])
     1.0
+    >>> mae([0, 1, 2], [0, 2, 0], sample_weight=[1, 1, 2])
+    1.25
     """
     true_ranks, pred_ranks, _ = _check_targets(y_true, y_pred, classes)
-    return float(np.mean(np.abs(pred_ranks - true_ranks)))
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    return _mean(np.abs(pred_ranks - true_ranks), weights)
 
 
-def amae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> float:
+def amae(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
     """Average of the per-class mean absolute errors.
 
     The MAE is computed separately for the samples of each true class that occurs
     in ``y_true`` and the results are averaged, so every class counts the same
-    however many samples it has.
+    however many samples it has. With ``sample_weight`` each class's MAE is
+    weighted within the class, and a class whose samples all have weight 0 is
+    left out like a class without samples.
 
     Parameters
     ----------
@@ -332,6 +436,9 @@ def amae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) ->
         The class order: the labels from lowest to highest, or a fitted
         estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
         labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
 
     Returns
     -------
@@ -350,10 +457,17 @@ def amae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) ->
     1.0
     """
     true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    return float(np.mean(_per_class_mae(true_ranks, pred_ranks, n_classes)))
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    return float(np.mean(_per_class_mae(true_ranks, pred_ranks, n_classes, weights)))
 
 
-def mmae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> float:
+def mmae(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
     """Largest of the per-class mean absolute errors.
 
     Parameters
@@ -366,11 +480,15 @@ def mmae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) ->
         The class order: the labels from lowest to highest, or a fitted
         estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
         labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
 
     Returns
     -------
     score : float
-        The MAE of the worst-served true class occurring in ``y_true``; 0 is best.
+        The MAE of the worst-served true class occurring in ``y_true`` (with a
+        positive total weight); 0 is best.
 
     See Also
     --------
@@ -383,10 +501,17 @@ def mmae(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) ->
     2.0
     """
     true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    return float(np.max(_per_class_mae(true_ranks, pred_ranks, n_classes)))
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    return float(np.max(_per_class_mae(true_ranks, pred_ranks, n_classes, weights)))
 
 
-def qwk(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> float:
+def qwk(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
     """Quadratic weighted kappa (Cohen's kappa with quadratic weights).
 
     With ``O`` the confusion matrix over all classes, ``E`` the outer product of
@@ -394,7 +519,9 @@ def qwk(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> 
     by chance) and ``W[i, j] = (i - j)**2``, the score is
     ``1 - sum(W * O) / sum(W * E)``. It equals
     ``sklearn.metrics.cohen_kappa_score(..., weights="quadratic")`` with the same
-    labels in the same order.
+    labels in the same order. With ``sample_weight``, ``O`` sums the weights
+    instead of counting samples and ``E`` is divided by the total weight, as in
+    ``cohen_kappa_score(..., sample_weight=...)``.
 
     Parameters
     ----------
@@ -406,6 +533,9 @@ def qwk(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> 
         The class order: the labels from lowest to highest, or a fitted
         estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
         labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
 
     Returns
     -------
@@ -428,10 +558,14 @@ def qwk(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> 
     0.9
     """
     true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    sample_weights = _check_sample_weight(sample_weight, true_ranks.size)
     observed = np.bincount(
-        true_ranks * n_classes + pred_ranks, minlength=n_classes * n_classes
+        true_ranks * n_classes + pred_ranks,
+        weights=sample_weights,
+        minlength=n_classes * n_classes,
     ).reshape(n_classes, n_classes)
-    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / true_ranks.size
+    total = true_ranks.size if sample_weights is None else observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / total
     steps = np.arange(n_classes)
     weights = (steps[:, None] - steps[None, :]) ** 2
     chance = float(np.sum(weights * expected))
@@ -442,7 +576,11 @@ def qwk(y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None) -> 
 
 
 def off_by_one_accuracy(
-    y_true: ArrayLike, y_pred: ArrayLike, *, classes: ClassOrder = None
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
 ) -> float:
     """Fraction of predictions at most one class away from the truth.
 
@@ -456,12 +594,15 @@ def off_by_one_accuracy(
         The class order: the labels from lowest to highest, or a fitted
         estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
         labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
 
     Returns
     -------
     score : float
-        Fraction of samples with ``|rank(y_pred) - rank(y_true)| <= 1``; 1 is
-        best.
+        Fraction of samples (of the total weight, with ``sample_weight``) with
+        ``|rank(y_pred) - rank(y_true)| <= 1``; 1 is best.
 
     Examples
     --------
@@ -470,7 +611,8 @@ def off_by_one_accuracy(
     0.75
     """
     true_ranks, pred_ranks, _ = _check_targets(y_true, y_pred, classes)
-    return float(np.mean(np.abs(pred_ranks - true_ranks) <= 1))
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    return _mean(np.abs(pred_ranks - true_ranks) <= 1, weights)
 
 
 # ---------------------------------------------------------------------------
@@ -489,11 +631,15 @@ def _cdf_sq_error_sum(true_ranks: np.ndarray, proba: np.ndarray) -> np.ndarray:
 
 
 def ranked_probability_score(
-    y_true: ArrayLike, y_proba: ArrayLike, *, classes: ClassOrder = None
+    y_true: ArrayLike,
+    y_proba: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
 ) -> float:
     r"""Ranked probability score of predicted class distributions.
 
-    The mean over samples of
+    The mean (weighted by ``sample_weight``, if given) over samples of
 
     .. math:: \sum_{k=1}^{K} \bigl(F_k(p) - F_k(t)\bigr)^2,
        \qquad F_k(p) = p_1 + \dots + p_k,
@@ -515,6 +661,9 @@ def ranked_probability_score(
         estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
         labels of ``y_true``, which then must contain every class (one per
         column of ``y_proba``).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
 
     Returns
     -------
@@ -533,20 +682,26 @@ def ranked_probability_score(
     0.625
     """
     true_ranks, proba = _check_proba(y_true, y_proba, classes)
-    return float(np.mean(_cdf_sq_error_sum(true_ranks, proba)))
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    return _mean(_cdf_sq_error_sum(true_ranks, proba), weights)
 
 
 def squared_emd_score(
-    y_true: ArrayLike, y_proba: ArrayLike, *, classes: ClassOrder = None
+    y_true: ArrayLike,
+    y_proba: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
 ) -> float:
     r"""Mean squared Earth Mover's Distance of predicted class distributions.
 
-    The mean over samples of
+    The mean (weighted by ``sample_weight``, if given) over samples of
 
     .. math:: \frac{1}{K} \sum_{k=1}^{K} \bigl(F_k(p) - F_k(t)\bigr)^2,
 
     the loss that :func:`skemd.losses.squared_emd_loss` trains on (with
-    ``from_logits=False``), computed here in numpy from labels. It is
+    ``from_logits=False``, and the same ``sample_weight``), computed here in
+    numpy from labels. It is
     :func:`ranked_probability_score` divided by the number of classes ``K``.
 
     Parameters
@@ -562,6 +717,9 @@ def squared_emd_score(
         estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
         labels of ``y_true``, which then must contain every class (one per
         column of ``y_proba``).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
 
     Returns
     -------
@@ -575,7 +733,8 @@ def squared_emd_score(
     0.0625
     """
     true_ranks, proba = _check_proba(y_true, y_proba, classes)
-    return float(np.mean(_cdf_sq_error_sum(true_ranks, proba)) / proba.shape[1])
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    return _mean(_cdf_sq_error_sum(true_ranks, proba), weights) / proba.shape[1]
 
 
 # ---------------------------------------------------------------------------
@@ -586,10 +745,15 @@ def squared_emd_score(
 class _OrdinalScorer:
     """Score a fitted estimator with an ordinal metric, in its own class order.
 
+    The scorer takes part in scikit-learn's metadata routing as a consumer of
+    ``sample_weight`` in ``score``, like scikit-learn's own scorers: by default
+    the weights are not requested (routing them raises an error), and
+    :meth:`set_score_request` requests them.
+
     Parameters
     ----------
     metric : callable
-        ``metric(y_true, y_pred_or_proba, *, classes)``.
+        ``metric(y_true, y_pred_or_proba, *, classes, sample_weight)``.
     sign : {1, -1}
         ``-1`` for metrics where lower is better, so the score is greater-better.
     response_method : {"predict", "predict_proba"}
@@ -602,11 +766,102 @@ class _OrdinalScorer:
         self._metric = metric
         self._sign = sign
         self._response_method = response_method
+        # The routing request for sample_weight: None (not set: an error if
+        # routed), True, False or an alias.
+        self._sample_weight_request: bool | str | None = None
 
-    def __call__(self, estimator: Any, X: ArrayLike, y_true: ArrayLike) -> float:
-        """Score ``estimator`` on ``X`` against ``y_true``; greater is better."""
+    def __call__(
+        self,
+        estimator: Any,
+        X: ArrayLike,
+        y_true: ArrayLike,
+        *,
+        sample_weight: ArrayLike | None = None,
+    ) -> float:
+        """Score ``estimator`` on ``X`` against ``y_true``; greater is better.
+
+        Parameters
+        ----------
+        estimator : fitted estimator
+            Its ``classes_`` give the class order.
+        X : array-like of shape (n_samples, n_features)
+            Test data, passed to the estimator's ``predict`` or
+            ``predict_proba``.
+        y_true : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, passed on to the metric.
+
+        Returns
+        -------
+        score : float
+        """
         response = getattr(estimator, self._response_method)(X)
-        return self._sign * self._metric(y_true, response, classes=estimator)
+        return self._sign * self._metric(
+            y_true, response, classes=estimator, sample_weight=sample_weight
+        )
+
+    def set_score_request(
+        self, *, sample_weight: bool | str | None = UNCHANGED
+    ) -> _OrdinalScorer:
+        """Request ``sample_weight`` from scikit-learn's metadata routing.
+
+        Available only when metadata routing is enabled
+        (``sklearn.set_config(enable_metadata_routing=True)`` or inside
+        ``sklearn.config_context(enable_metadata_routing=True)``). The scorer is
+        changed in place: use one from :func:`get_scorer`, which is a new object
+        each time, to keep the request to yourself.
+
+        Parameters
+        ----------
+        sample_weight : bool, str or None, default=UNCHANGED
+            ``True``: pass ``sample_weight`` to the scorer; ``False``: do not;
+            ``None``: raise an error if it is passed; a string: pass the
+            metadata of that name as ``sample_weight``;
+            ``sklearn.utils.metadata_routing.UNCHANGED``: keep the request as it
+            is.
+
+        Returns
+        -------
+        self : object
+            The scorer itself.
+        """
+        if not get_config().get("enable_metadata_routing", False):
+            raise RuntimeError(
+                "set_score_request is only available when metadata routing is "
+                "enabled; enable it with sklearn.set_config("
+                "enable_metadata_routing=True) or inside sklearn.config_context("
+                "enable_metadata_routing=True)."
+            )
+        if sample_weight is not UNCHANGED:
+            # Let scikit-learn check the value before it is kept.
+            MetadataRequest(owner=self).score.add_request(
+                param="sample_weight", alias=sample_weight
+            )
+            self._sample_weight_request = sample_weight
+        return self
+
+    def get_metadata_routing(self) -> MetadataRequest:
+        """The scorer's metadata request: ``sample_weight`` in ``score``.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRequest
+        """
+        request = MetadataRequest(owner=self)
+        request.score.add_request(
+            param="sample_weight", alias=self._sample_weight_request
+        )
+        return request
+
+    def _routing_repr(self) -> str:
+        # How scikit-learn's routing errors name the scorer.
+        return repr(self)
+
+    def _accept_sample_weight(self) -> bool:
+        # Without metadata routing, scikit-learn's searches ask each scorer this
+        # before passing fit's sample_weight on to it.
+        return True
 
     def __repr__(self) -> str:
         return (
@@ -636,15 +891,19 @@ SCORERS: dict[str, _OrdinalScorer] = {
 }
 
 
-def get_scorer(name: str) -> Callable[[Any, ArrayLike, ArrayLike], float]:
+def get_scorer(name: str) -> _OrdinalScorer:
     """Ordinal scorer by name.
 
-    A scorer is called as ``scorer(estimator, X, y)``, returns a number where
-    greater is better, and ranks the labels in the order of the fitted
-    estimator's ``classes_``. It can be passed as ``scoring=`` to
+    A scorer is called as ``scorer(estimator, X, y, sample_weight=None)``,
+    returns a number where greater is better, and ranks the labels in the order
+    of the fitted estimator's ``classes_``. It can be passed as ``scoring=`` to
     :class:`~sklearn.model_selection.GridSearchCV` or
     :func:`~sklearn.model_selection.cross_validate`, alone or as a value of a
     dict of scorers.
+
+    Each call returns a new scorer, as ``sklearn.metrics.get_scorer`` does, so
+    ``get_scorer(name).set_score_request(sample_weight=True)`` (with metadata
+    routing enabled) changes that scorer only, not the one in :data:`SCORERS`.
 
     Parameters
     ----------
@@ -656,7 +915,8 @@ def get_scorer(name: str) -> Callable[[Any, ArrayLike, ArrayLike], float]:
     Returns
     -------
     scorer : callable
-        ``scorer(estimator, X, y) -> float``.
+        ``scorer(estimator, X, y, *, sample_weight=None) -> float``, with
+        ``set_score_request`` for metadata routing.
 
     Raises
     ------
@@ -674,10 +934,11 @@ def get_scorer(name: str) -> Callable[[Any, ArrayLike, ArrayLike], float]:
     -1.0
     """
     try:
-        return SCORERS[name]
+        shared = SCORERS[name]
     except (KeyError, TypeError):
         raise ValueError(
             f"{name!r} is not an ordinal scorer; valid names are "
             f"{sorted(SCORERS)}. scikit-learn's own scorers are available from "
             "sklearn.metrics.get_scorer."
         ) from None
+    return _OrdinalScorer(shared._metric, shared._sign, shared._response_method)

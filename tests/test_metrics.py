@@ -1,11 +1,13 @@
+import inspect
 import pickle
 
 import numpy as np
 import pytest
 import torch
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import cohen_kappa_score
+from sklearn.metrics import cohen_kappa_score, mean_absolute_error
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from skemd.losses import squared_emd_loss
@@ -48,10 +50,10 @@ def _random_proba(n_samples, n_classes, seed):
     )
 
 
-def _ordinal_data(n_samples=150, seed=0):
+def _ordinal_data(n_samples=150, seed=0, noise=0.5):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_samples, 3))
-    latent = X @ np.array([1.5, -1.0, 0.5]) + rng.normal(scale=0.5, size=n_samples)
+    latent = X @ np.array([1.5, -1.0, 0.5]) + rng.normal(scale=noise, size=n_samples)
     y = np.digitize(latent, [-1.0, 0.0, 1.0])
     return X, y
 
@@ -476,7 +478,10 @@ def test_scorers_registry_and_get_scorer():
     assert set(SCORERS) == set(LABEL_SCORERS) | set(PROBA_SCORERS)
     for name, (scorer, _, _) in {**LABEL_SCORERS, **PROBA_SCORERS}.items():
         assert SCORERS[name] is scorer
-        assert get_scorer(name) is scorer
+        # A new scorer each call (as sklearn.metrics.get_scorer), of the same kind.
+        fresh = get_scorer(name)
+        assert fresh is not scorer
+        assert repr(fresh) == repr(scorer)
 
 
 @pytest.mark.parametrize("name", ["neg_mean_absolute_error", "mae", ["qwk"]])
@@ -568,3 +573,501 @@ def test_scorers_work_in_sklearn_multi_metric_dicts():
     assert search.best_score_ == pytest.approx(
         np.max(search.cv_results_["mean_test_mae"])
     )
+
+
+# --- sample weights ----------------------------------------------------------
+
+ALL_METRICS = LABEL_METRICS + PROBA_METRICS
+ALL_SCORERS = {**LABEL_SCORERS, **PROBA_SCORERS}
+# Labels whose order is not their sorted order, so ranks are not the labels.
+SHUFFLED_ORDER = ["f", "c", "a", "e", "b", "d"]
+
+
+def _random_weights(n_samples, seed, zero_share=0.15):
+    rng = np.random.default_rng(seed + 1000)
+    weights = rng.uniform(0.0, 3.0, n_samples)
+    weights[rng.random(n_samples) < zero_share] = 0.0
+    return weights
+
+
+def _inputs(metric, n_samples, seed, n_classes=4):
+    """y_true and the second argument (labels or probabilities) for ``metric``."""
+    if metric in PROBA_METRICS:
+        return _random_proba(n_samples, n_classes, seed)
+    return _random_labels(n_samples, n_classes, seed)
+
+
+def _named(ranks):
+    return np.array(SHUFFLED_ORDER)[ranks]
+
+
+def _oracle_weighted_per_class(true_ranks, pred_ranks, weights, n_classes):
+    errors = np.abs(pred_ranks - true_ranks)
+    per_class = []
+    for k in range(n_classes):
+        mine = true_ranks == k
+        if weights[mine].sum() > 0:
+            per_class.append(
+                np.sum(weights[mine] * errors[mine]) / np.sum(weights[mine])
+            )
+    return per_class
+
+
+def _oracle_weighted_rps(true_ranks, proba, weights):
+    # All K cumulative terms (the last one is zero), one-hot truth from np.eye.
+    n_classes = proba.shape[1]
+    cdf_pred = np.cumsum(proba, axis=1)
+    cdf_true = np.cumsum(np.eye(n_classes)[true_ranks], axis=1)
+    per_sample = np.sum((cdf_pred - cdf_true) ** 2, axis=1)
+    return np.sum(weights * per_sample) / np.sum(weights)
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_sample_weight_is_keyword_only_after_classes(metric):
+    parameters = inspect.signature(metric).parameters
+    assert list(parameters)[-2:] == ["classes", "sample_weight"]
+    assert parameters["sample_weight"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["sample_weight"].default is None
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_sample_weight_none_is_the_unweighted_metric(metric):
+    y_true, second = _inputs(metric, 60, seed=0)
+    assert metric(y_true, second, classes=range(4), sample_weight=None) == metric(
+        y_true, second, classes=range(4)
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_mae_matches_sklearn_on_ranks(seed):
+    true_ranks, pred_ranks = _random_labels(200, 6, seed)
+    weights = _random_weights(200, seed)
+    assert mae(
+        _named(true_ranks),
+        _named(pred_ranks),
+        classes=SHUFFLED_ORDER,
+        sample_weight=weights,
+    ) == pytest.approx(
+        mean_absolute_error(true_ranks, pred_ranks, sample_weight=weights),
+        rel=1e-12,
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_classes", [2, 3, 6])
+def test_weighted_qwk_matches_sklearn(seed, n_classes):
+    true_ranks, pred_ranks = _random_labels(120, n_classes, seed)
+    weights = _random_weights(120, seed)
+    order = SHUFFLED_ORDER[:n_classes]
+    y_true, y_pred = _named(true_ranks), _named(pred_ranks)
+    assert qwk(y_true, y_pred, classes=order, sample_weight=weights) == pytest.approx(
+        cohen_kappa_score(
+            y_true, y_pred, labels=order, weights="quadratic", sample_weight=weights
+        ),
+        abs=1e-12,
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_amae_and_mmae_match_direct_formula(seed):
+    true_ranks, pred_ranks = _random_labels(200, 6, seed)
+    weights = _random_weights(200, seed)
+    # Class "a" (rank 2) weighs nothing: it must count as absent.
+    weights[true_ranks == 2] = 0.0
+    per_class = _oracle_weighted_per_class(true_ranks, pred_ranks, weights, 6)
+    assert len(per_class) == 5
+    y_true, y_pred = _named(true_ranks), _named(pred_ranks)
+    kwargs = {"classes": SHUFFLED_ORDER, "sample_weight": weights}
+    assert amae(y_true, y_pred, **kwargs) == pytest.approx(np.mean(per_class))
+    assert mmae(y_true, y_pred, **kwargs) == pytest.approx(np.max(per_class))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_off_by_one_accuracy_matches_direct_formula(seed):
+    true_ranks, pred_ranks = _random_labels(200, 6, seed)
+    weights = _random_weights(200, seed)
+    hits = np.abs(pred_ranks - true_ranks) <= 1
+    assert off_by_one_accuracy(
+        _named(true_ranks),
+        _named(pred_ranks),
+        classes=SHUFFLED_ORDER,
+        sample_weight=weights,
+    ) == pytest.approx(np.sum(weights * hits) / np.sum(weights))
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_classes", [2, 4, 6])
+def test_weighted_proba_metrics_match_direct_formula(seed, n_classes):
+    true_ranks, proba = _random_proba(100, n_classes, seed)
+    weights = _random_weights(100, seed)
+    y_true = _named(true_ranks)
+    kwargs = {"classes": SHUFFLED_ORDER[:n_classes], "sample_weight": weights}
+    expected = _oracle_weighted_rps(true_ranks, proba, weights)
+    assert ranked_probability_score(y_true, proba, **kwargs) == pytest.approx(expected)
+    assert squared_emd_score(y_true, proba, **kwargs) == pytest.approx(
+        expected / n_classes
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_squared_emd_score_matches_the_weighted_training_loss(seed):
+    y_true, proba = _random_proba(100, 5, seed)
+    weights = _random_weights(100, seed)
+    loss = squared_emd_loss(
+        torch.as_tensor(proba),
+        torch.as_tensor(y_true),
+        from_logits=False,
+        sample_weight=torch.as_tensor(weights),
+    )
+    assert squared_emd_score(
+        y_true, proba, classes=range(5), sample_weight=weights
+    ) == pytest.approx(loss.item(), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_integer_weights_equal_repeated_rows(metric, seed):
+    y_true, second = _inputs(metric, 50, seed)
+    counts = np.random.default_rng(seed + 7).integers(0, 4, 50)
+    repeated = metric(
+        np.repeat(y_true, counts), np.repeat(second, counts, axis=0), classes=range(4)
+    )
+    assert metric(y_true, second, classes=range(4), sample_weight=counts) == (
+        pytest.approx(repeated, rel=1e-12, abs=1e-12)
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_zero_weight_equals_dropping_the_row(metric, seed):
+    y_true, second = _inputs(metric, 50, seed)
+    weights = _random_weights(50, seed, zero_share=0.4)
+    keep = weights > 0
+    assert metric(y_true, second, classes=range(4), sample_weight=weights) == (
+        pytest.approx(
+            metric(
+                y_true[keep],
+                second[keep],
+                classes=range(4),
+                sample_weight=weights[keep],
+            ),
+            rel=1e-12,
+            abs=1e-12,
+        )
+    )
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_equal_weights_give_the_unweighted_metric(metric):
+    y_true, second = _inputs(metric, 60, seed=1)
+    assert metric(
+        y_true, second, classes=range(4), sample_weight=np.full(60, 2.5)
+    ) == pytest.approx(metric(y_true, second, classes=range(4)), rel=1e-12)
+
+
+def test_boolean_weights_select_rows():
+    y_true, y_pred = _random_labels(40, 4, seed=5)
+    mask = np.arange(40) % 3 == 0
+    assert mae(y_true, y_pred, classes=range(4), sample_weight=mask) == (
+        pytest.approx(mae(y_true[mask], y_pred[mask], classes=range(4)))
+    )
+
+
+def test_weighted_amae_leaves_out_a_class_of_zero_weight():
+    y_true, y_pred = [0, 0, 1, 2], [0, 1, 0, 0]
+    weights = [1.0, 3.0, 0.0, 1.0]
+    # Class 0: (0 * 1 + 1 * 3) / 4; class 1 weighs nothing; class 2: 2.
+    assert amae(y_true, y_pred, classes=[0, 1, 2], sample_weight=weights) == (
+        pytest.approx((0.75 + 2.0) / 2)
+    )
+    assert mmae(y_true, y_pred, classes=[0, 1, 2], sample_weight=weights) == 2.0
+    assert amae(y_true, y_pred, classes=[0, 1, 2]) == pytest.approx((0.5 + 1 + 2) / 3)
+
+
+def test_weighted_qwk_is_one_when_the_weighted_samples_are_one_class():
+    y_true, y_pred = [1, 1, 0, 2], [1, 1, 2, 0]
+    assert qwk(y_true, y_pred, sample_weight=[1.0, 2.0, 0.0, 0.0]) == 1.0
+    assert qwk(y_true, y_pred, sample_weight=[1.0, 2.0, 1.0, 0.0]) < 1.0
+
+
+BAD_WEIGHTS = [
+    pytest.param(
+        [1.0, 2.0],
+        "sample_weight has 2 values but y_true has 3 samples",
+        id="too-short",
+    ),
+    pytest.param(
+        [1.0, 2.0, 3.0, 4.0],
+        "sample_weight has 4 values but y_true has 3 samples",
+        id="too-long",
+    ),
+    pytest.param(
+        [[1.0], [1.0], [1.0]],
+        r"1-D array of shape \(n_samples,\); got shape \(3, 1\)",
+        id="2-D",
+    ),
+    pytest.param(
+        2.0, r"1-D array of shape \(n_samples,\); got shape \(\)", id="scalar"
+    ),
+    pytest.param(
+        [[1.0], [1.0, 2.0], 3.0],
+        "sample_weight must be a 1-D array of numbers",
+        id="ragged",
+    ),
+    pytest.param(
+        [1.0, np.nan, 1.0], r"NaN or infinity \(first at position 1\)", id="nan"
+    ),
+    pytest.param(
+        [1.0, 1.0, np.inf], r"NaN or infinity \(first at position 2\)", id="inf"
+    ),
+    pytest.param(
+        [1.0, None, 1.0], r"NaN or infinity \(first at position 1\)", id="none"
+    ),
+    pytest.param(
+        [1.0, -0.5, 1.0],
+        r"negative weights \(first at position 1: -0.5\)",
+        id="negative",
+    ),
+    pytest.param([0, 0, 0], "sample_weight is zero for every sample", id="all-zero"),
+    pytest.param(
+        [0.0, -0.0, 0.0], "sample_weight is zero for every sample", id="signed-zeros"
+    ),
+    pytest.param(
+        ["heavy", "light", "x"],
+        "sample_weight must be numeric; got dtype <U5",
+        id="strings",
+    ),
+    pytest.param([1.0, "x", 2.0], "sample_weight must be numeric", id="mixed"),
+    pytest.param(
+        np.array([1, object(), 2], dtype=object),
+        "must be numeric; got dtype object",
+        id="objects",
+    ),
+    pytest.param(
+        [1 + 1j, 1.0, 1.0], "must be numeric; got dtype complex128", id="complex"
+    ),
+]
+
+
+@pytest.mark.parametrize("sample_weight, message", BAD_WEIGHTS)
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_bad_sample_weight_is_named(metric, sample_weight, message):
+    second = np.eye(3) if metric in PROBA_METRICS else [0, 2, 2]
+    with pytest.raises(ValueError, match=message):
+        metric([0, 1, 2], second, classes=[0, 1, 2], sample_weight=sample_weight)
+
+
+# --- scorers with sample weights ---------------------------------------------
+
+
+def _response(name, estimator, X):
+    if name in PROBA_SCORERS:
+        return estimator.predict_proba(X)
+    return estimator.predict(X)
+
+
+def _score_request(scorer):
+    return scorer.get_metadata_routing().score.requests
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCORERS))
+def test_scorers_pass_sample_weight_to_the_metric(name):
+    scorer, metric, sign = ALL_SCORERS[name]
+    X, y = _ordinal_data(noise=2.0)
+    weights = _random_weights(len(y), seed=0)
+    clf = LogisticRegression().fit(X, y)
+    response = _response(name, clf, X)
+    weighted = sign * metric(y, response, classes=clf, sample_weight=weights)
+    assert scorer(clf, X, y, sample_weight=weights) == pytest.approx(weighted)
+    assert weighted != pytest.approx(sign * metric(y, response, classes=clf))
+    assert scorer(clf, X, y, sample_weight=None) == scorer(clf, X, y)
+
+
+def test_scorer_sample_weight_is_keyword_only():
+    X, y = _ordinal_data()
+    clf = LogisticRegression().fit(X, y)
+    with pytest.raises(TypeError):
+        neg_mae_scorer(clf, X, y, np.ones(len(y)))
+
+
+def test_scorer_rejects_bad_sample_weight():
+    X, y = _ordinal_data()
+    clf = LogisticRegression().fit(X, y)
+    with pytest.raises(ValueError, match="sample_weight has 3 values but y_true has"):
+        qwk_scorer(clf, X, y, sample_weight=[1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCORERS))
+def test_routed_sample_weight_reaches_the_scorer_on_each_test_fold(name):
+    _, metric, sign = ALL_SCORERS[name]
+    X, y = _ordinal_data(noise=2.0)
+    weights = _random_weights(len(y), seed=1)
+    cv = KFold(3, shuffle=True, random_state=0)
+    with config_context(enable_metadata_routing=True):
+        scorer = get_scorer(name).set_score_request(sample_weight=True)
+        result = cross_validate(
+            LogisticRegression().set_fit_request(sample_weight=True),
+            X,
+            y,
+            scoring=scorer,
+            cv=cv,
+            params={"sample_weight": weights},
+            return_estimator=True,
+        )
+    weighted, unweighted = [], []
+    for fold, (_, test) in enumerate(cv.split(X, y)):
+        model = result["estimator"][fold]
+        response = _response(name, model, X[test])
+        weighted.append(
+            sign * metric(y[test], response, classes=model, sample_weight=weights[test])
+        )
+        unweighted.append(sign * metric(y[test], response, classes=model))
+    assert result["test_score"] == pytest.approx(weighted)
+    assert not np.allclose(weighted, unweighted)
+
+
+def test_routed_sample_weight_under_an_alias():
+    X, y = _ordinal_data(noise=2.0)
+    weights = _random_weights(len(y), seed=2)
+    cv = KFold(3, shuffle=True, random_state=0)
+    with config_context(enable_metadata_routing=True):
+        scorer = get_scorer("neg_amae").set_score_request(sample_weight="test_weight")
+        result = cross_validate(
+            LogisticRegression(),
+            X,
+            y,
+            scoring={"amae": scorer, "acc": "accuracy"},
+            cv=cv,
+            params={"test_weight": weights},
+            return_estimator=True,
+        )
+    for fold, (_, test) in enumerate(cv.split(X, y)):
+        model = result["estimator"][fold]
+        assert result["test_amae"][fold] == pytest.approx(
+            -amae(
+                y[test],
+                model.predict(X[test]),
+                classes=model,
+                sample_weight=weights[test],
+            )
+        )
+
+
+def test_routed_sample_weight_not_requested_by_the_scorer_is_an_error():
+    X, y = _ordinal_data()
+    with config_context(enable_metadata_routing=True):
+        with pytest.raises(ValueError, match=r"_OrdinalScorer\(mae.*set_score_request"):
+            cross_validate(
+                LogisticRegression().set_fit_request(sample_weight=True),
+                X,
+                y,
+                scoring=get_scorer("neg_mae"),
+                cv=3,
+                params={"sample_weight": np.ones(len(y))},
+            )
+
+
+def test_routed_sample_weight_declined_by_the_scorer_is_not_used():
+    X, y = _ordinal_data(noise=2.0)
+    weights = _random_weights(len(y), seed=3)
+    cv = KFold(3, shuffle=True, random_state=0)
+    with config_context(enable_metadata_routing=True):
+        scorer = get_scorer("neg_mae").set_score_request(sample_weight=False)
+        result = cross_validate(
+            LogisticRegression().set_fit_request(sample_weight=True),
+            X,
+            y,
+            scoring=scorer,
+            cv=cv,
+            params={"sample_weight": weights},
+            return_estimator=True,
+        )
+    for fold, (_, test) in enumerate(cv.split(X, y)):
+        model = result["estimator"][fold]
+        assert result["test_score"][fold] == pytest.approx(
+            -mae(y[test], model.predict(X[test]), classes=model)
+        )
+
+
+def test_cross_validate_without_routing_scores_unweighted():
+    # Without metadata routing, cross_validate passes params to fit only.
+    X, y = _ordinal_data(noise=2.0)
+    weights = _random_weights(len(y), seed=4)
+    cv = KFold(3, shuffle=True, random_state=0)
+    result = cross_validate(
+        LogisticRegression(),
+        X,
+        y,
+        scoring=get_scorer("neg_ranked_probability_score"),
+        cv=cv,
+        params={"sample_weight": weights},
+        return_estimator=True,
+    )
+    for fold, (_, test) in enumerate(cv.split(X, y)):
+        model = result["estimator"][fold]
+        assert result["test_score"][fold] == pytest.approx(
+            -ranked_probability_score(
+                y[test], model.predict_proba(X[test]), classes=model
+            )
+        )
+
+
+@pytest.mark.parametrize("multimetric", [False, True])
+def test_grid_search_without_routing_weighs_like_sklearn_scorers(multimetric):
+    # Without routing, recent scikit-learn searches hand fit's sample_weight to the
+    # scorers that take it; ours must do as sklearn's own MAE scorer does (on
+    # labels 0 .. K-1 the two metrics are the same). A dict of scorers used to
+    # fail here (sklearn asks each scorer _accept_sample_weight()).
+    X, y = _ordinal_data(noise=2.0)
+    weights = _random_weights(len(y), seed=5)
+    cv = KFold(3, shuffle=True, random_state=0)
+
+    def search(scoring):
+        return GridSearchCV(
+            LogisticRegression(), {"C": [0.1, 1.0]}, scoring=scoring, cv=cv, refit=False
+        ).fit(X, y, sample_weight=weights)
+
+    if multimetric:
+        results = search(
+            {"ours": neg_mae_scorer, "sklearn": "neg_mean_absolute_error"}
+        ).cv_results_
+        ours, theirs = results["mean_test_ours"], results["mean_test_sklearn"]
+    else:
+        ours = search(neg_mae_scorer).cv_results_["mean_test_score"]
+        theirs = search("neg_mean_absolute_error").cv_results_["mean_test_score"]
+    assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+def test_set_score_request_needs_metadata_routing():
+    with pytest.raises(RuntimeError, match="only available when metadata routing"):
+        get_scorer("qwk").set_score_request(sample_weight=True)
+
+
+def test_set_score_request_rejects_bad_values():
+    with config_context(enable_metadata_routing=True):
+        scorer = get_scorer("qwk")
+        with pytest.raises(ValueError, match="alias"):
+            scorer.set_score_request(sample_weight=5)
+        with pytest.raises(TypeError):
+            scorer.set_score_request(groups=True)
+        assert _score_request(scorer) == {"sample_weight": None}
+
+
+def test_get_scorer_copies_keep_their_requests_to_themselves():
+    with config_context(enable_metadata_routing=True):
+        mine = get_scorer("neg_mae")
+        assert mine.set_score_request(sample_weight=True) is mine
+        theirs = get_scorer("neg_mae")
+        assert _score_request(mine) == {"sample_weight": True}
+        assert _score_request(theirs) == {"sample_weight": None}
+        assert _score_request(SCORERS["neg_mae"]) == {"sample_weight": None}
+        assert _score_request(neg_mae_scorer) == {"sample_weight": None}
+        assert SCORERS["neg_mae"] is neg_mae_scorer
+
+
+def test_scorer_request_survives_pickling():
+    with config_context(enable_metadata_routing=True):
+        scorer = get_scorer("qwk").set_score_request(sample_weight=True)
+        restored = pickle.loads(pickle.dumps(scorer))
+        assert _score_request(restored) == {"sample_weight": True}
+    assert repr(restored) == repr(qwk_scorer)
