@@ -125,6 +125,13 @@ def _class_names(text: str) -> list[str]:
     return names
 
 
+def _column_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if "" in names:
+        raise argparse.ArgumentTypeError(f"empty column name in {text!r}")
+    return list(dict.fromkeys(names))
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
         prog=_PROG,
@@ -141,7 +148,8 @@ def _build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             f"  {_PROG}\n"
             f"  {_PROG} --dataset car --plot car.png\n"
-            f"  {_PROG} --csv survey.csv --target rating --order low,mid,high\n\n"
+            f"  {_PROG} --csv survey.csv --target rating --order low,mid,high\n"
+            f"  {_PROG} --csv survey.csv --target rating --weight w --drop id\n\n"
             "exit status: 0 on success, 1 when the data cannot be used or training\n"
             "fails, 2 for a wrong command line."
         ),
@@ -167,6 +175,20 @@ def _build_parser() -> argparse.ArgumentParser:
             "the classes of the CSV target, lowest first, as they are written in "
             "the file (default: sorted, numerically for numbers)"
         ),
+    )
+    source.add_argument(
+        "--weight",
+        metavar="COLUMN",
+        help=(
+            "column of the CSV file holding sample weights (numbers >= 0): used "
+            "to train all three models and to weigh the test scores"
+        ),
+    )
+    source.add_argument(
+        "--drop",
+        type=_column_names,
+        metavar="A,B",
+        help="columns of the CSV file to leave out of the features (an id, a note)",
     )
     source.add_argument(
         "--sep", default=",", metavar="SEP", help="CSV field separator (default: ,)"
@@ -217,7 +239,12 @@ def _parse_args(argv) -> argparse.Namespace:
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.csv is None:
-        for name, value in (("--target", args.target), ("--order", args.order)):
+        for name, value in (
+            ("--target", args.target),
+            ("--order", args.order),
+            ("--weight", args.weight),
+            ("--drop", args.drop),
+        ):
             if value is not None:
                 parser.error(f"{name} goes with --csv FILE")
     else:
@@ -228,6 +255,12 @@ def _parse_args(argv) -> argparse.Namespace:
             parser.error(f"argument --csv: no such file: {args.csv!r}")
         if path.is_dir():
             parser.error(f"argument --csv: {args.csv!r} is a directory")
+        if args.weight is not None and args.weight == args.target:
+            parser.error("--weight and --target name the same column")
+        for name in args.drop or ():
+            if name in (args.target, args.weight):
+                option = "--target" if name == args.target else "--weight"
+                parser.error(f"--drop names the {option} column {name!r}")
     if args.plot is not None:
         path = Path(args.plot)
         if not path.parent.is_dir():
@@ -256,6 +289,8 @@ class _Data:
     categorical: list = field(default_factory=list)
     n_missing: int = 0
     notes: list[str] = field(default_factory=list)
+    sample_weight: np.ndarray | None = None
+    weight_column: str | None = None
 
 
 def _default_dataset() -> str:
@@ -323,6 +358,38 @@ def _target_values(column) -> np.ndarray:
     return np.asarray(column.astype(str).tolist())
 
 
+def _weight_values(column) -> np.ndarray:
+    """The sample weights of a column: finite numbers >= 0, not all zero."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    name = column.name
+    if not is_numeric_dtype(column.dtype) or is_bool_dtype(column.dtype):
+        text = column[column.notna()].astype(str)
+        bad = text[~text.str.fullmatch(r"\s*[-+]?[0-9.eE]+\s*")]
+        example = f", such as {bad.iloc[0]!r}" if len(bad) else ""
+        raise _Failure(
+            f"weight column {name!r} holds values that are not numbers{example}"
+        )
+    values = column.to_numpy(dtype=np.float64)
+    empty = np.isnan(values)
+    if empty.any():
+        raise _Failure(
+            f"weight column {name!r} has no value in {int(empty.sum())} of "
+            f"{len(values)} rows; every sample needs a weight (0 leaves it out)"
+        )
+    if not np.isfinite(values).all():
+        raise _Failure(f"weight column {name!r} holds infinite values")
+    negative = values < 0
+    if negative.any():
+        raise _Failure(
+            f"weight column {name!r} holds negative values, such as "
+            f"{values[negative][0].item()!r}; weights must be >= 0"
+        )
+    if not values.any():
+        raise _Failure(f"weight column {name!r} is zero in every row")
+    return values
+
+
 def _ordered_classes(y: np.ndarray, order, target: str, notes: list) -> np.ndarray:
     """The classes, lowest first: from ``--order`` or the sorted labels."""
     present = np.unique(y)
@@ -364,22 +431,33 @@ def _ordered_classes(y: np.ndarray, order, target: str, notes: list) -> np.ndarr
     return np.asarray(classes)
 
 
-def _load_csv(path: str, target: str, order, sep: str) -> _Data:
+def _load_csv(path: str, target: str, order, sep: str, weight=None, drop=None) -> _Data:
     from pandas.api.types import is_numeric_dtype
 
     frame = _read_frame(path, sep)
     columns = [str(name) for name in frame.columns]
     frame.columns = columns
-    if target not in columns:
-        hint = ""
-        if len(columns) == 1 and sep == ",":
-            hint = (
-                " (only one column was read: is the file separated by ';'? see --sep)"
+    if frame.columns.duplicated().any():
+        repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
+        raise _Failure(f"{path!r} has more than one column named {_show(repeated)}")
+    named = [("--target", [target])]
+    named += [("--weight", [weight])] if weight is not None else []
+    named += [("--drop", drop)] if drop else []
+    for option, names in named:
+        unknown = [name for name in names if name not in columns]
+        if unknown:
+            hint = ""
+            if len(columns) == 1 and sep == ",":
+                hint = (
+                    " (only one column was read: is the file separated by ';'? "
+                    "see --sep)"
+                )
+            what = "column {} is" if len(unknown) == 1 else "columns {} are"
+            prefix = "" if option == "--target" else f"{option}: "
+            raise _Failure(
+                f"{prefix}{what.format(_show(unknown))} not in {path!r}; its "
+                f"columns are {_show(columns, limit=30)}{hint}"
             )
-        raise _Failure(
-            f"column {target!r} is not in {path!r}; its columns are "
-            f"{_show(columns, limit=30)}{hint}"
-        )
     notes = []
     unlabelled = frame[target].isna()
     if unlabelled.all():
@@ -390,6 +468,15 @@ def _load_csv(path: str, target: str, order, sep: str) -> _Data:
             f"in column {target!r}"
         )
         frame = frame.loc[~unlabelled].reset_index(drop=True)
+    sample_weight = None
+    if weight is not None:
+        sample_weight = _weight_values(frame[weight])
+        n_zero = int((sample_weight == 0).sum())
+        if n_zero:
+            notes.append(
+                f"{n_zero} of {len(sample_weight)} rows have weight 0 and count "
+                "for nothing"
+            )
     y = _target_values(frame[target])
     if len(np.unique(y)) < 2:
         raise _Failure(
@@ -403,9 +490,14 @@ def _load_csv(path: str, target: str, order, sep: str) -> _Data:
             "quantity rather than ordered classes?"
         )
 
-    X = frame.drop(columns=[target])
+    left_out = [target, *([weight] if weight is not None else []), *(drop or [])]
+    X = frame.drop(columns=left_out)
     if X.shape[1] == 0:
-        raise _Failure(f"{path!r} has no feature columns besides {target!r}")
+        raise _Failure(
+            f"{path!r} has no feature columns besides {_show(left_out)}"
+            if len(left_out) > 1
+            else f"{path!r} has no feature columns besides {target!r}"
+        )
     numeric = [name for name in X.columns if is_numeric_dtype(X[name].dtype)]
     categorical = [name for name in X.columns if name not in numeric]
     for name in categorical:
@@ -430,12 +522,16 @@ def _load_csv(path: str, target: str, order, sep: str) -> _Data:
         categorical=categorical,
         n_missing=n_missing,
         notes=notes,
+        sample_weight=sample_weight,
+        weight_column=weight,
     )
 
 
 def _load(args: argparse.Namespace) -> _Data:
     if args.csv is not None:
-        return _load_csv(args.csv, args.target, args.order, args.sep)
+        return _load_csv(
+            args.csv, args.target, args.order, args.sep, args.weight, args.drop
+        )
     return _load_bundled(args.dataset or _default_dataset())
 
 
@@ -446,6 +542,8 @@ def _split(data: _Data, test_size: float, seed: int):
     -------
     X_train, X_test, y_train, y_test
         The two parts.
+    w_train, w_test : ndarray or None
+        The sample weights of the two parts, if the data has weights.
     note : str or None
         Why the split is not stratified, if it is not.
     """
@@ -463,10 +561,12 @@ def _split(data: _Data, test_size: float, seed: int):
             f"the split is not stratified: {min(n_test, n_train)} samples cannot "
             f"hold all {len(labels)} classes"
         )
+    arrays = [data.X, data.y]
+    if data.sample_weight is not None:
+        arrays.append(data.sample_weight)
     try:
         parts = train_test_split(
-            data.X,
-            data.y,
+            *arrays,
             test_size=test_size,
             random_state=seed,
             stratify=None if note else data.y,
@@ -476,11 +576,23 @@ def _split(data: _Data, test_size: float, seed: int):
             f"cannot split {len(data.y)} samples with --test-size {test_size}: "
             f"{_one_line(exc)}"
         ) from None
-    if len(np.unique(parts[2])) < 2:
+    weights = parts[4:] if data.sample_weight is not None else [None, None]
+    train_labels = parts[2]
+    if weights[0] is not None:
+        train_labels = train_labels[weights[0] > 0]
+    if len(np.unique(train_labels)) < 2:
+        weighted = " with a weight above 0" if weights[0] is not None else ""
         raise _Failure(
-            f"the training part holds a single class; {len(data.y)} samples are too few"
+            f"the training part holds a single class{weighted}; "
+            f"{len(data.y)} samples are too few"
         )
-    return (*parts, note)
+    if weights[1] is not None and not weights[1].any():
+        raise _Failure(
+            f"every sample of the test part has weight 0 in column "
+            f"{data.weight_column!r}; there is nothing to score (try another --seed "
+            "or a larger --test-size)"
+        )
+    return (*parts[:4], *weights, note)
 
 
 # ------------------------------------------------------------------------ models
@@ -505,13 +617,19 @@ class _RankBaseline(ClassifierMixin, BaseEstimator):
         self.estimator = estimator
         self.classes = classes
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         self.classes_ = np.asarray(self.classes)
         lookup = {label: rank for rank, label in enumerate(self.classes_.tolist())}
         ranks = np.array([lookup[label] for label in np.asarray(y).tolist()])
+        if sample_weight is not None:
+            # A class present only with weight 0 is left out, as the networks
+            # leave zero-weight samples out.
+            keep = np.asarray(sample_weight) > 0
+            X, ranks, sample_weight = X[keep], ranks[keep], sample_weight[keep]
         self.present_ = np.unique(ranks)
+        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         self.estimator_ = clone(self.estimator).fit(
-            X, np.searchsorted(self.present_, ranks)
+            X, np.searchsorted(self.present_, ranks), **fit_params
         )
         return self
 
@@ -685,8 +803,13 @@ def _load_optimizer_machinery() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
-def _fit(name: str, pipeline: Pipeline, X, y, progress: _Progress) -> list[str]:
+def _fit(
+    name: str, pipeline: Pipeline, X, y, progress: _Progress, sample_weight=None
+) -> list[str]:
     """Fit one pipeline with a progress line; return the notes it raised."""
+    fit_params = {}
+    if sample_weight is not None:
+        fit_params[f"{pipeline.steps[-1][0]}__sample_weight"] = sample_weight
     model = pipeline[-1]
     progress.start(name, getattr(model, "max_iter", None))
     start = time.perf_counter()
@@ -694,7 +817,7 @@ def _fit(name: str, pipeline: Pipeline, X, y, progress: _Progress) -> list[str]:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
             with contextlib.redirect_stdout(_EpochLog(progress.epoch)):
-                pipeline.fit(X, y)
+                pipeline.fit(X, y, **fit_params)
         except InvalidParameterError as exc:
             progress.finish("not trained")
             option = "--ground-distance" if "ground_distance" in str(exc) else name
@@ -726,18 +849,24 @@ def _fit(name: str, pipeline: Pipeline, X, y, progress: _Progress) -> list[str]:
     return list(dict.fromkeys(notes))
 
 
-def _evaluate(pipeline: Pipeline, X_test, y_test) -> tuple[dict, np.ndarray]:
-    """Test scores of a fitted pipeline, and its test predictions."""
+def _evaluate(
+    pipeline: Pipeline, X_test, y_test, sample_weight=None
+) -> tuple[dict, np.ndarray]:
+    """Test scores of a fitted pipeline (weighted, if weights are given).
+
+    Returns the scores and the test predictions.
+    """
     with warnings.catch_warnings():
         # Unseen text values are encoded as all zeros, as documented above.
         warnings.filterwarnings("ignore", message="Found unknown categories")
         y_pred = pipeline.predict(X_test)
         proba = pipeline.predict_proba(X_test)
+    weight = {"sample_weight": sample_weight}
     scores = {
-        "MAE": mae(y_test, y_pred, classes=pipeline),
-        "QWK": qwk(y_test, y_pred, classes=pipeline),
-        "accuracy": accuracy_score(y_test, y_pred),
-        "RPS": ranked_probability_score(y_test, proba, classes=pipeline),
+        "MAE": mae(y_test, y_pred, classes=pipeline, **weight),
+        "QWK": qwk(y_test, y_pred, classes=pipeline, **weight),
+        "accuracy": accuracy_score(y_test, y_pred, **weight),
+        "RPS": ranked_probability_score(y_test, proba, classes=pipeline, **weight),
     }
     return scores, y_pred
 
@@ -876,7 +1005,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> None:
     """Load, split, train, score and report; raise _Failure on bad data."""
     plot_format = _check_plot(args.plot) if args.plot is not None else None
     data = _load(args)
-    X_train, X_test, y_train, y_test, split_note = _split(
+    X_train, X_test, y_train, y_test, w_train, w_test, split_note = _split(
         data, args.test_size, args.seed
     )
     pipelines, baseline_note = _models(data, args)
@@ -885,6 +1014,12 @@ def _run(args: argparse.Namespace, out: TextIO) -> None:
     text = f", {len(data.categorical)} of them text" if data.categorical else ""
     print(f"Data: {data.name}", file=out)
     print(f"  {len(data.y)} samples, {n_columns} feature columns{text}", file=out)
+    if data.sample_weight is not None:
+        print(
+            f"  weighted by column {data.weight_column!r} "
+            f"(total {data.sample_weight.sum():.6g})",
+            file=out,
+        )
     print(f"  classes (samples): {_describe_classes(data.y, data.classes)}", file=out)
     _print_notes(data.notes, out)
     stratified = "plain" if split_note else "stratified"
@@ -914,13 +1049,19 @@ def _run(args: argparse.Namespace, out: TextIO) -> None:
     with _single_torch_thread():
         _load_optimizer_machinery()
         for name, pipeline in pipelines.items():
-            _print_notes(_fit(name, pipeline, X_train, y_train, progress), out)
+            notes = _fit(name, pipeline, X_train, y_train, progress, w_train)
+            _print_notes(notes, out)
         for name, pipeline in pipelines.items():
-            scores[name], predictions[name] = _evaluate(pipeline, X_test, y_test)
+            scores[name], predictions[name] = _evaluate(
+                pipeline, X_test, y_test, w_test
+            )
     seconds = {name: p.fit_seconds_ for name, p in pipelines.items()}
     emd_name = next(iter(pipelines))
+    weighted = ""
+    if data.sample_weight is not None:
+        weighted = f", weighted by {data.weight_column!r}"
     print(
-        f"\nTest scores ({len(y_test)} samples, "
+        f"\nTest scores ({len(y_test)} samples{weighted}, "
         f"{_n_features(pipelines[emd_name])} features after encoding):\n",
         file=out,
     )

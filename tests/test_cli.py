@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skemd._cli import _EpochLog, _format_table, _Progress, main
+from skemd._cli import (
+    _EpochLog,
+    _format_table,
+    _Progress,
+    _RankBaseline,
+    _split,
+    _weight_values,
+    main,
+)
 
 MODELS = (
     "EMDClassifier (squared EMD)",
@@ -167,6 +175,11 @@ def test_missing_pandas_is_a_one_line_error(csv_file, capsys, monkeypatch):
         (["--csv", "{csv}"], "--csv needs --target"),
         (["--target", "rating"], "--target goes with --csv"),
         (["--order", "a,b"], "--order goes with --csv"),
+        (["--weight", "w"], "--weight goes with --csv"),
+        (["--drop", "x"], "--drop goes with --csv"),
+        (["--csv", "{csv}", "--target", "rating", "--weight", "rating"], "same"),
+        (["--csv", "{csv}", "--target", "rating", "--drop", "x,rating"], "--target"),
+        (["--csv", "{csv}", "--target", "rating", "--drop", ","], "empty column"),
         (["--csv", "{csv}", "--target", "rating", "--order", "low,mid,low"], "low"),
         (["--csv", "{csv}", "--target", "rating", "--order", "low,,high"], "empty"),
         (["--test-size", "1.5"], "--test-size"),
@@ -280,6 +293,167 @@ def test_table_stars_every_best_value_including_ties():
     row_a, row_b = table.splitlines()[2:4]
     assert row_a.split()[1:5] == ["0.500*", "0.200", "0.700*", "0.300"]
     assert row_b.split()[1:5] == ["0.500*", "0.400*", "0.600", "0.200*"]
+
+
+def write_weighted_csv(path, weights, n=60):
+    """The CSV of ``write_csv`` with an id column first and a weight column last."""
+    lines = write_csv(path, n=n).read_text().splitlines()
+    rows = [f"id,{lines[0]},w"]
+    rows += [f"{i},{line},{weights[i]}" for i, line in enumerate(lines[1:])]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_weight_column_weighs_training_and_test_scores(tmp_path, capsys):
+    weights = np.random.default_rng(1).integers(1, 4, size=60)
+    path = write_weighted_csv(tmp_path / "w.csv", weights)
+    argv = ["--csv", str(path), "--target", "rating", "--weight", "w"]
+    assert main(argv + ["--drop", "id"] + FAST) == 0
+    out = capsys.readouterr().out
+    assert "2 feature columns, 1 of them text" in out
+    assert f"weighted by column 'w' (total {weights.sum()})" in out
+    # One number and three colours: neither the id nor the weight is a feature.
+    assert "weighted by 'w', 4 features after encoding" in out
+    assert set(table_rows(out)) == set(MODELS)
+
+
+def test_unit_weights_give_the_unweighted_scores(tmp_path, capsys):
+    path = write_weighted_csv(tmp_path / "w.csv", np.ones(60, dtype=int))
+    argv = ["--csv", str(path), "--target", "rating", "--drop", "id,w"] + FAST
+    assert main(argv) == 0
+    plain = table_rows(capsys.readouterr().out)
+    argv = ["--csv", str(path), "--target", "rating", "--drop", "id"]
+    assert main(argv + ["--weight", "w"] + FAST) == 0
+    weighted = table_rows(capsys.readouterr().out)
+    for name in MODELS:
+        # The scores; the fit time may differ.
+        assert weighted[name].split()[-6:-2] == plain[name].split()[-6:-2]
+
+
+def test_zero_weights_are_counted_and_reported(tmp_path, capsys):
+    weights = np.ones(60)
+    weights[:6] = 0
+    path = write_weighted_csv(tmp_path / "w.csv", weights)
+    argv = ["--csv", str(path), "--target", "rating", "--weight", "w"]
+    assert main(argv + ["--drop", "id"] + FAST) == 0
+    assert "6 of 60 rows have weight 0" in capsys.readouterr().out
+
+
+def test_split_keeps_each_weight_with_its_row(tmp_path):
+    import pandas as pd
+
+    from skemd._cli import _load_csv
+
+    weights = np.arange(1, 61)
+    path = write_weighted_csv(tmp_path / "w.csv", weights)
+    data = _load_csv(str(path), "rating", None, ",", "w", ["id"])
+    assert "id" not in data.X.columns and "w" not in data.X.columns
+    X_train, X_test, y_train, y_test, w_train, w_test, _ = _split(data, 0.25, 0)
+    frame = pd.read_csv(path)
+    for X, y, w in ((X_train, y_train, w_train), (X_test, y_test, w_test)):
+        rows = frame.loc[X.index]
+        np.testing.assert_array_equal(w, rows["w"].to_numpy())
+        np.testing.assert_array_equal(y, rows["rating"].to_numpy())
+
+
+def test_rank_baseline_integer_weights_equal_repeated_rows():
+    mord = pytest.importorskip("mord")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = np.array(["a", "b", "c"])[np.digitize(X[:, 0], [-0.5, 0.5])]
+    weights = rng.integers(0, 4, size=40)
+    classes = np.array(["a", "b", "c"])
+    weighted = _RankBaseline(mord.LogisticAT(), classes).fit(X, y, weights)
+    repeated = _RankBaseline(mord.LogisticAT(), classes).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-4
+    )
+    np.testing.assert_array_equal(weighted.predict(X), repeated.predict(X))
+
+
+def test_fit_passes_the_weights_to_the_model():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skemd._cli import _fit
+
+    class Recorder(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y, sample_weight=None):
+            self.sample_weight_ = sample_weight
+            return self
+
+    X, y, w = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1]), np.arange(4.0)
+    pipeline = make_pipeline(StandardScaler(), Recorder())
+    _fit("recorder", pipeline, X, y, _Progress(io.StringIO(), 8), w)
+    assert pipeline[-1].sample_weight_ is w
+    _fit("recorder", pipeline, X, y, _Progress(io.StringIO(), 8))
+    assert pipeline[-1].sample_weight_ is None
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (["1", "x", "2"], "not numbers, such as 'x'"),
+        ([1.0, np.nan, 2.0], "no value in 1 of 3 rows"),
+        ([1.0, -2.0, 2.0], "negative values, such as -2.0"),
+        ([1.0, np.inf, 2.0], "infinite"),
+        ([0, 0, 0], "zero in every row"),
+        ([True, False, True], "not numbers"),
+    ],
+)
+def test_bad_weight_columns_are_named(values, expected):
+    import pandas as pd
+
+    from skemd._cli import _Failure
+
+    with pytest.raises(_Failure, match="weight column 'w'") as info:
+        _weight_values(pd.Series(values, name="w"))
+    assert expected in str(info.value)
+
+
+def test_bad_weight_column_in_a_file_is_a_one_line_error(tmp_path, capsys):
+    weights = np.ones(60)
+    weights[3] = -1
+    path = write_weighted_csv(tmp_path / "w.csv", weights)
+    status = main(["--csv", str(path), "--target", "rating", "--weight", "w"])
+    assert_one_line_error(capsys, status, 1, "weight column 'w'", "negative")
+
+
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--weight", "weights", "--weight: column 'weights' is not in"),
+        ("--drop", "id,name", "--drop: columns 'id', 'name' are not in"),
+    ],
+)
+def test_unknown_weight_or_drop_columns_are_named(
+    csv_file, capsys, option, value, expected
+):
+    status = main(["--csv", str(csv_file), "--target", "rating", option, value])
+    line = assert_one_line_error(capsys, status, 1, expected)
+    assert "'x', 'colour', 'rating'" in line
+
+
+def test_dropping_every_feature_is_an_error(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--drop", "x,colour"]
+    assert_one_line_error(capsys, main(argv), 1, "no feature columns besides")
+
+
+def test_test_part_with_zero_weight_only_is_an_error(tmp_path, capsys):
+    # Weight only on the training rows of the split that seed 0 draws.
+    from skemd._cli import _load_csv
+
+    path = write_weighted_csv(tmp_path / "w.csv", np.ones(60))
+    data = _load_csv(str(path), "rating", None, ",", "w", ["id"])
+    test_rows = _split(data, 0.25, 0)[1].index
+    weights = np.ones(60)
+    weights[test_rows] = 0
+    path = write_weighted_csv(tmp_path / "w.csv", weights)
+    status = main(["--csv", str(path), "--target", "rating", "--weight", "w"])
+    assert_one_line_error(capsys, status, 1, "test part has weight 0")
 
 
 def test_python_m_skemd_help():
