@@ -390,6 +390,20 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         Minus the validation loss of each epoch with ``early_stopping``, else None.
     best_validation_score_ : float or None
         Best of ``validation_scores_``, or None.
+    coefs_ : list of ndarray
+        With the default network, the weight matrix of each layer, input
+        layer first, of shape ``(n_in, n_out)`` as in ``MLPClassifier``: copies,
+        so changing them does not change the network.
+    intercepts_ : list of ndarray
+        With the default network, the bias vector of each layer (copies).
+    n_layers_ : int
+        With the default network, the number of layers, input and output
+        included: ``len(hidden_layer_sizes) + 2``.
+    n_outputs_ : int
+        Number of outputs of the network: one logit per class, also for two
+        classes (where ``MLPClassifier`` has a single logistic output).
+    out_activation_ : str
+        ``"softmax"``, the output activation of every network here.
 
     See Also
     --------
@@ -1126,6 +1140,57 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         index = decide(proba, self.decision, self.ground_distance_)
         return self.classes_[index]
+
+    # ------------------------------------------- MLPClassifier's attributes
+
+    def _default_network(self, attribute: str) -> MLP:
+        check_is_fitted(self)
+        module = self.net_.module_
+        if not isinstance(module, MLP):
+            raise AttributeError(
+                f"{attribute} describes the default network; this EMDClassifier "
+                f"trained a {type(module).__name__} (the module parameter): read "
+                "its weights from net_.module_."
+            )
+        return module
+
+    def _default_layers(self, attribute: str) -> list[torch.nn.Linear]:
+        module = self._default_network(attribute)
+        hidden = [m for m in module.hidden if isinstance(m, torch.nn.Linear)]
+        return [*hidden, module.output]
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices of the default network, shape ``(n_in, n_out)`` each."""
+        return [
+            layer.weight.detach().cpu().numpy().T.copy()
+            for layer in self._default_layers("coefs_")
+        ]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors of the default network, one per layer."""
+        return [
+            layer.bias.detach().cpu().numpy().copy()
+            for layer in self._default_layers("intercepts_")
+        ]
+
+    @property
+    def n_layers_(self) -> int:
+        """Layers of the default network, input and output included."""
+        return len(self._default_layers("n_layers_")) + 1
+
+    @property
+    def n_outputs_(self) -> int:
+        """Outputs of the network: one logit per class."""
+        check_is_fitted(self)
+        return len(self.classes_)
+
+    @property
+    def out_activation_(self) -> str:
+        """Output activation: ``"softmax"``."""
+        check_is_fitted(self)
+        return "softmax"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -748,3 +748,70 @@ def test_fitted_net_reports_its_parameters():
     assert params["callbacks__monitor__samples_seen"] == 0
     assert params["callbacks__monitor__schedule"] == "constant"
     assert params["max_epochs"] == 2
+
+
+def _numpy_forward(coefs, intercepts, X, activation):
+    """The default network's class probabilities, computed in numpy."""
+    act = {
+        "identity": lambda z: z,
+        "logistic": lambda z: 1 / (1 + np.exp(-z)),
+        "tanh": np.tanh,
+        "relu": lambda z: np.maximum(z, 0),
+    }[activation]
+    h = X.astype(np.float64)
+    for W, b in zip(coefs[:-1], intercepts[:-1], strict=True):
+        h = act(h @ W + b)
+    z = h @ coefs[-1] + intercepts[-1]
+    z -= z.max(axis=1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+def test_coefs_and_intercepts_reproduce_predict_proba(activation, device):
+    X, y = _ordinal_problem()
+    clf = _fast(
+        hidden_layer_sizes=(8, 5), activation=activation, dropout=0.2, device=device
+    ).fit(X, y)
+    proba = _numpy_forward(clf.coefs_, clf.intercepts_, X, activation)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
+
+
+def test_mlp_attributes_match_mlpclassifier():
+    X, y = _ordinal_problem()
+    clf = _fast(hidden_layer_sizes=(8, 5)).fit(X, y)
+    mlp = MLPClassifier(hidden_layer_sizes=(8, 5), max_iter=5).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [c.shape for c in mlp.coefs_]
+    assert [b.shape for b in clf.intercepts_] == [b.shape for b in mlp.intercepts_]
+    assert clf.n_layers_ == mlp.n_layers_ == 4
+    assert clf.n_outputs_ == mlp.n_outputs_ == 4
+    assert clf.out_activation_ == mlp.out_activation_ == "softmax"
+
+
+def test_coefs_are_copies():
+    X, y = _ordinal_problem()
+    clf = _fast().fit(X, y)
+    before = clf.predict_proba(X)
+    clf.coefs_[0][:] = 0.0
+    clf.intercepts_[-1][:] = 5.0
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    assert np.any(clf.coefs_[0] != 0)
+
+
+def test_mlp_attributes_of_a_custom_module_and_before_fit():
+    from sklearn.exceptions import NotFittedError
+
+    names = ["coefs_", "intercepts_", "n_layers_", "n_outputs_", "out_activation_"]
+    unfitted = _fast()
+    for name in names:
+        assert not hasattr(unfitted, name)
+        with pytest.raises(NotFittedError):
+            getattr(unfitted, name)
+    X, y = _ordinal_problem()
+    module = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 4))
+    clf = _fast(module=module).fit(X, y)
+    for name in ["coefs_", "intercepts_", "n_layers_"]:
+        assert not hasattr(clf, name)
+        with pytest.raises(AttributeError, match=r"Sequential.*net_\.module_"):
+            getattr(clf, name)
+    assert clf.n_outputs_ == 4
+    assert clf.out_activation_ == "softmax"
