@@ -325,6 +325,26 @@ CANDIDATES = {
         "learning_rate_init": 3e-3,
         "n_iter_no_change": 25,
     },
+    # A weaker L2 penalty: the squared EMD is about ten times smaller than
+    # cross-entropy, so the same alpha weighs relatively more against it.
+    "deep_lr3e-3_patience25_alpha1e-5": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "alpha": 1e-5,
+    },
+    "deep_lr3e-3_patience25_alpha0": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "alpha": 0.0,
+    },
+    "deep_lr3e-3_patience25_alpha1e-3": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "alpha": 1e-3,
+    },
     # The optimiser of the paper: SGD with Nesterov momentum 0.98, rate 10^-2.5.
     "deep_sgd_paper_patience25": {
         "hidden_layer_sizes": (100, 100),
