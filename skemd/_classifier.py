@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
 from skorch.callbacks import Callback
 
 from ._decision import DECISIONS, decide
-from ._net import _DECAY_KEY, MLP, EMDNet, InMemoryDataset
+from ._net import _DECAY_KEY, MLP, EMDNet, InMemoryDataset, as_rows
 from .callbacks import LearnedGroundDistance
 from .ground_distance import (
     check_ground_distance,
@@ -570,9 +570,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; with a custom ``module``, any array shape the module
-            accepts (for example images of shape (n_samples, C, H, W)).
+            accepts (for example images of shape (n_samples, C, H, W)). A sparse
+            matrix (the output of ``OneHotEncoder``, for example) stays sparse:
+            its rows are made dense a batch at a time, with the same result as
+            ``X.toarray()``.
         y : array-like of shape (n_samples,)
             Class labels. A pandas ordered ``Categorical`` gives the class order.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -605,7 +608,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data of this call.
         y : array-like of shape (n_samples,)
             Class labels of this call; all of them in ``classes_``.
@@ -631,6 +634,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             self,
             X,
             y,
+            accept_sparse="csr",
             dtype=np.float32,
             allow_nd=self.module is not None,
             y_numeric=False,
@@ -685,9 +689,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 monitor.early_stopping = False
             else:
                 monitor.resume_ = True
-            self._set_data_size(net, len(X), _total(weight, len(X)))
+            n_samples = X.shape[0]
+            self._set_data_size(net, n_samples, _total(weight, n_samples))
             train = InMemoryDataset(
-                torch.from_numpy(X), torch.from_numpy(y_index), _tensor(weight)
+                as_rows(X), torch.from_numpy(y_index), _tensor(weight)
             )
             start = len(net.history)
             with torch.random.fork_rng(devices=_cuda(device)):
@@ -705,7 +710,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             if valid is not None:
                 valid = valid.to(device)
             train = InMemoryDataset(
-                torch.from_numpy(X_train), torch.from_numpy(y_train), _tensor(w_train)
+                as_rows(X_train), torch.from_numpy(y_train), _tensor(w_train)
             ).to(device)
             learned = isinstance(self.ground_distance, str) and (
                 self.ground_distance == "learned"
@@ -741,7 +746,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     feature_layer=self.feature_layer,
                 )
                 callbacks.append(("ground_distance", learner))
-            batch_size = self._batch_size_for(len(X_train))
+            n_train = X_train.shape[0]
+            batch_size = self._batch_size_for(n_train)
             start = 0
             with torch.random.fork_rng(devices=_cuda(device)):
                 torch.manual_seed(seed)
@@ -752,7 +758,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     criterion__ground_distance=loss_matrix,
                     criterion__ce_weight=self.ce_weight,
                     criterion__emd_weight=self.emd_weight,
-                    **self._optimizer_params(_total(w_train, len(X_train)), device),
+                    **self._optimizer_params(_total(w_train, n_train), device),
                     batch_size=batch_size,
                     iterator_train__shuffle=self.shuffle,
                     iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
@@ -1008,24 +1014,27 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         if not self.early_stopping:
             return X, y_index, weight, None
         counts = np.bincount(y_index)
-        n_valid = int(np.ceil(self.validation_fraction * len(X)))
+        n_samples = X.shape[0]
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
         stratify = (
             y_index
             if counts[counts > 0].min() >= 2 and n_valid >= np.count_nonzero(counts)
             else None
         )
         train, valid = train_test_split(
-            np.arange(len(X)),
+            np.arange(n_samples),
             test_size=self.validation_fraction,
             random_state=rng.randint(np.iinfo(np.int32).max),
             stratify=stratify,
         )
         if len(train) == 0 or len(valid) == 0:
-            raise ValueError(f"early_stopping needs at least 2 samples; got {len(X)}.")
+            raise ValueError(
+                f"early_stopping needs at least 2 samples; got {n_samples}."
+            )
         w_train = None if weight is None else weight[train]
         w_valid = None if weight is None else weight[valid]
         valid = InMemoryDataset(
-            torch.from_numpy(X[valid]),
+            as_rows(X[valid]),
             torch.from_numpy(y_index[valid]),
             _tensor(w_valid),
         )
@@ -1091,16 +1100,21 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X) -> torch.Tensor:
         check_is_fitted(self)
         X = validate_data(
-            self, X, dtype=np.float32, allow_nd=self.module is not None, reset=False
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=np.float32,
+            allow_nd=self.module is not None,
+            reset=False,
         )
-        return self.net_.forward(InMemoryDataset(torch.from_numpy(X)))
+        return self.net_.forward(InMemoryDataset(as_rows(X)))
 
     def predict_proba(self, X):
         """Predicted distribution over the classes.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The samples.
 
         Returns
@@ -1115,7 +1129,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The samples.
 
         Returns
@@ -1129,7 +1143,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The samples.
 
         Returns
@@ -1195,6 +1209,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
 
 

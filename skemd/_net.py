@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+import scipy.sparse
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -78,6 +80,123 @@ class WeightedTarget(NamedTuple):
 
     target: torch.Tensor
     weight: torch.Tensor
+
+
+class SparseRows:
+    """The rows of a sparse matrix, kept compressed, handed out dense.
+
+    Stands in for the feature tensor of an :class:`InMemoryDataset` when ``X`` is
+    a SciPy sparse matrix: the data stays in compressed sparse row form on its
+    device, and rows become a dense tensor only when they are taken, a batch (or
+    a block of shuffled batches) at a time. Taking rows gives exactly the values
+    of the dense matrix, so training on sparse ``X`` equals training on
+    ``X.toarray()``.
+
+    Parameters
+    ----------
+    crow_indices, col_indices, values : torch.Tensor
+        The compressed sparse row arrays (SciPy's ``indptr``, ``indices`` and
+        ``data``); duplicate entries of a row are summed when it is taken.
+    n_features : int
+        Number of columns.
+    """
+
+    def __init__(
+        self,
+        crow_indices: torch.Tensor,
+        col_indices: torch.Tensor,
+        values: torch.Tensor,
+        n_features: int,
+    ) -> None:
+        self.crow_indices = crow_indices
+        self.col_indices = col_indices
+        self.values = values
+        self.n_features = n_features
+
+    @classmethod
+    def from_scipy(cls, matrix) -> SparseRows:
+        """Rows of a SciPy sparse matrix or array (any format)."""
+        matrix = matrix.tocsr()
+        return cls(
+            torch.from_numpy(matrix.indptr.astype(np.int64)),
+            torch.from_numpy(matrix.indices.astype(np.int64)),
+            torch.from_numpy(np.ascontiguousarray(matrix.data)),
+            matrix.shape[1],
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.values.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.values.dtype
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self), self.n_features)
+
+    def __len__(self) -> int:
+        return len(self.crow_indices) - 1
+
+    def to(self, device) -> SparseRows:
+        return SparseRows(
+            self.crow_indices.to(device),
+            self.col_indices.to(device),
+            self.values.to(device),
+            self.n_features,
+        )
+
+    def __getitem__(self, key) -> torch.Tensor:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            key = torch.arange(start, stop, step, device=self.device)
+        elif isinstance(key, torch.Tensor):
+            pass
+        else:
+            row = int(key)
+            if not -len(self) <= row < len(self):
+                raise IndexError(f"row {row} is out of range for {len(self)} rows")
+            row %= len(self)
+            return self.index_select(0, torch.tensor([row], device=self.device))[0]
+        return self.index_select(0, key)
+
+    def index_select(self, dim: int, index: torch.Tensor) -> torch.Tensor:
+        """The rows ``index``, as a dense ``(len(index), n_features)`` tensor."""
+        if dim != 0:
+            raise ValueError("SparseRows selects rows only (dim=0).")
+        device = self.device
+        index = index.to(device=device, dtype=torch.int64)
+        starts = self.crow_indices.index_select(0, index)
+        counts = self.crow_indices.index_select(0, index + 1) - starts
+        total = int(counts.sum())
+        dense = torch.zeros(
+            (len(index), self.n_features), dtype=self.values.dtype, device=device
+        )
+        if total == 0:
+            return dense
+        rows = torch.repeat_interleave(
+            torch.arange(len(index), device=device), counts, output_size=total
+        )
+        # Position of each stored value in the CSR arrays: its row's start plus
+        # its rank within the row.
+        first = torch.cumsum(counts, 0) - counts
+        source = torch.arange(total, device=device) + torch.repeat_interleave(
+            starts - first, counts, output_size=total
+        )
+        dense.index_put_(
+            (rows, self.col_indices.index_select(0, source)),
+            self.values.index_select(0, source),
+            accumulate=True,
+        )
+        return dense
+
+
+def as_rows(X) -> torch.Tensor | SparseRows:
+    """Validated feature data as a tensor, or :class:`SparseRows` when sparse."""
+    if scipy.sparse.issparse(X):
+        return SparseRows.from_scipy(X)
+    return torch.from_numpy(np.ascontiguousarray(X))
 
 
 class InMemoryDataset(torch.utils.data.Dataset):
