@@ -307,3 +307,25 @@ def test_grid_search_over_class_weight():
     ).fit(X, y)
     assert search.best_params_["class_weight"] in (None, "balanced")
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_metadata_routing_sends_each_folds_weights_to_fit():
+    import sklearn
+    from sklearn.model_selection import KFold, cross_validate
+
+    X, y = _ordinal_problem(n_samples=120)
+    w = np.random.default_rng(3).integers(1, 4, size=len(y)).astype(float)
+    cv = KFold(3, shuffle=True, random_state=0)
+    params = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = (
+            EMDClassifier(**params)
+            .set_fit_request(sample_weight=True)
+            .set_score_request(sample_weight=False)
+        )
+        result = cross_validate(
+            clf, X, y, cv=cv, params={"sample_weight": w}, return_estimator=True
+        )
+    for fitted, (train, _) in zip(result["estimator"], cv.split(X), strict=True):
+        direct = EMDClassifier(**params).fit(X[train], y[train], w[train])
+        np.testing.assert_array_equal(fitted.predict_proba(X), direct.predict_proba(X))
