@@ -897,15 +897,11 @@ def test_scorer_rejects_bad_sample_weight():
         qwk_scorer(clf, X, y, sample_weight=[1.0, 1.0, 1.0])
 
 
-@pytest.mark.parametrize("name", sorted(ALL_SCORERS))
-def test_routed_sample_weight_reaches_the_scorer_on_each_test_fold(name):
-    _, metric, sign = ALL_SCORERS[name]
-    X, y = _ordinal_data(noise=2.0)
-    weights = _random_weights(len(y), seed=1)
-    cv = KFold(3, shuffle=True, random_state=0)
+def _routed_cross_validate(name, request, X, y, weights, cv):
+    """cross_validate with routing, weights for the fit and, as asked, the scorer."""
     with config_context(enable_metadata_routing=True):
-        scorer = get_scorer(name).set_score_request(sample_weight=True)
-        result = cross_validate(
+        scorer = get_scorer(name).set_score_request(sample_weight=request)
+        return cross_validate(
             LogisticRegression().set_fit_request(sample_weight=True),
             X,
             y,
@@ -914,6 +910,15 @@ def test_routed_sample_weight_reaches_the_scorer_on_each_test_fold(name):
             params={"sample_weight": weights},
             return_estimator=True,
         )
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCORERS))
+def test_routed_sample_weight_reaches_the_scorer_on_each_test_fold(name):
+    _, metric, sign = ALL_SCORERS[name]
+    X, y = _ordinal_data(noise=2.0)
+    weights = _random_weights(len(y), seed=1)
+    cv = KFold(3, shuffle=True, random_state=0)
+    result = _routed_cross_validate(name, True, X, y, weights, cv)
     weighted, unweighted = [], []
     for fold, (_, test) in enumerate(cv.split(X, y)):
         model = result["estimator"][fold]
@@ -971,17 +976,7 @@ def test_routed_sample_weight_declined_by_the_scorer_is_not_used():
     X, y = _ordinal_data(noise=2.0)
     weights = _random_weights(len(y), seed=3)
     cv = KFold(3, shuffle=True, random_state=0)
-    with config_context(enable_metadata_routing=True):
-        scorer = get_scorer("neg_mae").set_score_request(sample_weight=False)
-        result = cross_validate(
-            LogisticRegression().set_fit_request(sample_weight=True),
-            X,
-            y,
-            scoring=scorer,
-            cv=cv,
-            params={"sample_weight": weights},
-            return_estimator=True,
-        )
+    result = _routed_cross_validate("neg_mae", False, X, y, weights, cv)
     for fold, (_, test) in enumerate(cv.split(X, y)):
         model = result["estimator"][fold]
         assert result["test_score"][fold] == pytest.approx(
