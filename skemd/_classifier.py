@@ -964,6 +964,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         else:
             labels, source = np.unique(y), "the labels"
         if len(labels) < 2:
+            if source != "the labels":
+                # A given order that misses labels: say so rather than that
+                # there is one class.
+                _index_labels(y, np.asarray(labels), source)
             raise ValueError(
                 "Classifier can't train when only one class is present: got the "
                 f"single class {labels[0]!r}."

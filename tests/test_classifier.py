@@ -133,6 +133,14 @@ def test_labels_not_covered_by_classes():
         _fast(classes=[0, 1, 2]).fit(X, y)
 
 
+def test_a_single_given_class_that_misses_labels_names_them():
+    X, y = _ordinal_problem(n_classes=3)
+    with pytest.raises(ValueError, match=r"classes does not cover: \[1, 2\]"):
+        _fast(classes=[0]).fit(X, y)
+    with pytest.raises(ValueError, match="only one class"):
+        _fast(classes=[0]).fit(X, np.zeros_like(y))
+
+
 def test_classes_with_repeated_labels():
     X, y = _ordinal_problem(n_classes=2)
     with pytest.raises(ValueError, match="repeated"):
