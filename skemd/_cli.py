@@ -42,6 +42,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ._classifier import EMDClassifier
+from ._decision import DECISIONS
 from .datasets import list_datasets, load_dataset
 from .metrics import mae, qwk, ranked_probability_score
 
@@ -218,6 +219,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "--ground-distance",
         choices=_GROUND_DISTANCES,
         help="ground distance of the squared-EMD model (default: EMDClassifier's)",
+    )
+    run.add_argument(
+        "--decision",
+        choices=DECISIONS,
+        help=(
+            "how the squared-EMD model turns probabilities into a class: the most "
+            "probable class, the median class (the least expected absolute error) "
+            "or the least expected cost (default: EMDClassifier's)"
+        ),
     )
     output = parser.add_argument_group("output")
     output.add_argument(
@@ -692,9 +702,15 @@ def _models(data: _Data, args: argparse.Namespace):
     shared = _networks(data, args)
     emd = EMDClassifier(**shared)
     emd_name = "EMDClassifier (squared EMD)"
+    settings = []
     if args.ground_distance is not None:
         emd.set_params(ground_distance=args.ground_distance)
-        emd_name = f"EMDClassifier (squared EMD, {args.ground_distance})"
+        settings.append(args.ground_distance)
+    if args.decision is not None:
+        emd.set_params(decision=args.decision)
+        settings.append(args.decision)
+    if settings:
+        emd_name = f"EMDClassifier (squared EMD, {', '.join(settings)})"
     ce = EMDClassifier(ce_weight=1.0, emd_weight=0.0, **shared)
     baseline_name, baseline, note = _baseline(data.classes)
     models = {

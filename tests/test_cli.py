@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+from skemd import EMDClassifier
 from skemd._cli import (
     _EpochLog,
     _format_table,
@@ -186,6 +187,7 @@ def test_missing_pandas_is_a_one_line_error(csv_file, capsys, monkeypatch):
         (["--max-iter", "0"], "--max-iter"),
         (["--seed", "x"], "--seed"),
         (["--ground-distance", "nearest"], "--ground-distance"),
+        (["--decision", "mode"], "--decision"),
         (["--dataset", "nope"], "--dataset"),
         (["--dataset", "era", "--csv", "{csv}"], "not allowed with"),
         (["--plot", "{dir}/missing/f.png"], "no such directory"),
@@ -264,6 +266,26 @@ def test_ground_distance_is_passed_to_the_squared_emd_model(csv_file, capsys):
     argv = ["--csv", str(csv_file), "--target", "rating"] + FAST
     assert main(argv + ["--ground-distance", "uniform"]) == 0
     assert "EMDClassifier (squared EMD, uniform)" in capsys.readouterr().out
+
+
+def test_decision_is_passed_to_the_squared_emd_model(csv_file, capsys, monkeypatch):
+    from skemd import _cli
+
+    fitted = []
+    original = _cli._evaluate
+
+    def spy(pipeline, *args):
+        fitted.append(pipeline[-1])
+        return original(pipeline, *args)
+
+    monkeypatch.setattr(_cli, "_evaluate", spy)
+    argv = ["--csv", str(csv_file), "--target", "rating"] + FAST
+    argv += ["--decision", "median", "--ground-distance", "uniform"]
+    assert main(argv) == 0
+    assert "EMDClassifier (squared EMD, uniform, median)" in capsys.readouterr().out
+    emd, ce = fitted[:2]
+    assert (emd.decision, emd.ground_distance) == ("median", "uniform")
+    assert ce.decision == EMDClassifier().decision
 
 
 def test_progress_redraws_an_epoch_counter_on_a_terminal():
