@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import numbers
@@ -213,6 +214,33 @@ def _index_labels(y, classes, source) -> np.ndarray:
             f"y contains labels that {source} does not cover: {missing[:10]}."
             f" {source} is {list(classes.tolist())}."
         ) from None
+
+
+@contextlib.contextmanager
+def _naming_text_columns(X):
+    """Re-raise numpy's error on text in ``X`` with the columns that hold it."""
+    try:
+        yield
+    except ValueError as exc:
+        if "could not convert string to float" not in str(exc):
+            raise
+        advice = "first, for example with OneHotEncoder or OrdinalEncoder in a pipeline"
+        dtypes = getattr(X, "dtypes", None)
+        if dtypes is None or not hasattr(dtypes, "items"):
+            raise ValueError(f"X holds text ({exc}); encode it {advice}.") from exc
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        text = [
+            str(name)
+            for name, dtype in dtypes.items()
+            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
+        ]
+        shown = ", ".join(repr(name) for name in text[:10])
+        more = f" and {len(text) - 10} more" if len(text) > 10 else ""
+        raise ValueError(
+            f"X has columns of text or categories that are not numbers: "
+            f"{shown}{more}; encode them {advice} ({exc})."
+        ) from exc
 
 
 def _class_order_of(y) -> np.ndarray | None:
@@ -630,17 +658,18 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         order = _class_order_of(y)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype=np.float32,
-            allow_nd=self.module is not None,
-            y_numeric=False,
-            multi_output=False,
-            reset=not continuing,
-        )
+        with _naming_text_columns(X):
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse="csr",
+                dtype=np.float32,
+                allow_nd=self.module is not None,
+                y_numeric=False,
+                multi_output=False,
+                reset=not continuing,
+            )
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         weight = _check_weights(sample_weight, X)
@@ -1103,14 +1132,15 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X) -> torch.Tensor:
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=np.float32,
-            allow_nd=self.module is not None,
-            reset=False,
-        )
+        with _naming_text_columns(X):
+            X = validate_data(
+                self,
+                X,
+                accept_sparse="csr",
+                dtype=np.float32,
+                allow_nd=self.module is not None,
+                reset=False,
+            )
         return self.net_.forward(InMemoryDataset(as_rows(X)))
 
     def predict_proba(self, X):

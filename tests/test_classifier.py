@@ -823,3 +823,22 @@ def test_mlp_attributes_of_a_custom_module_and_before_fit():
             getattr(clf, name)
     assert clf.n_outputs_ == 4
     assert clf.out_activation_ == "softmax"
+
+
+def test_text_columns_of_a_frame_are_named():
+    pd = pytest.importorskip("pandas")
+    X, y = _ordinal_problem(n_samples=60)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(
+        colour=np.where(X[:, 0] > 0, "red", "blue"),
+        size=pd.Categorical(np.where(X[:, 1] > 0, "big", "small")),
+    )
+    pattern = r"columns of text or categories.*'colour', 'size'; encode them"
+    with pytest.raises(ValueError, match=pattern):
+        _fast().fit(frame, y)
+    clf = _fast().fit(frame[["a", "b", "c"]], y)
+    bad = frame[["a", "b", "c"]].astype({"c": object})
+    bad.loc[0, "c"] = "n/a"
+    with pytest.raises(ValueError, match=r"'c'; encode them.*'n/a'"):
+        clf.predict(bad)
+    with pytest.raises(ValueError, match="X holds text.*encode it first"):
+        _fast().fit(frame.to_numpy(), y)
