@@ -488,3 +488,48 @@ def test_python_m_skemd_help():
     assert result.returncode == 0
     assert result.stdout.startswith("usage: skemd")
     assert "--csv FILE" in result.stdout
+
+
+def write_grades(path, grades):
+    rng = np.random.default_rng(0)
+    rows = ["a,b,grade"] + [
+        f"{rng.normal():.3f},{rng.normal():.3f},{g}" for g in grades
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_order_may_name_numeric_classes_without_samples(tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", [1, 2, 4] * 10)
+    argv = ["--csv", str(path), "--target", "grade", "--order", "1,2,3,4"]
+    assert main(argv + FAST) == 0
+    out = capsys.readouterr().out
+    assert "note: no sample has the class(es) '3' named by --order" in out
+    assert "1 (10) < 2 (10) < 3 (0) < 4 (10)" in out
+
+
+def test_order_with_a_word_for_a_numeric_target_is_an_error(tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", [1, 2] * 10)
+    argv = ["--csv", str(path), "--target", "grade", "--order", "1,2,top"]
+    assert_one_line_error(capsys, main(argv), 1, "'top'", "whole numbers")
+
+
+def test_training_part_with_one_weighted_class_is_an_error(tmp_path, capsys):
+    # Only the "low" rows weigh anything.
+    lines = write_csv(tmp_path / "plain.csv").read_text().splitlines()[1:]
+    weights = [int(line.endswith(",low")) for line in lines]
+    path = write_weighted_csv(tmp_path / "w.csv", weights)
+    status = main(["--csv", str(path), "--target", "rating", "--weight", "w"])
+    assert_one_line_error(
+        capsys, status, 1, "training part holds a single class with a weight above 0"
+    )
+
+
+def test_a_training_failure_is_one_line_naming_the_model(csv_file, capsys, monkeypatch):
+    def fail(self, X, y, sample_weight=None):
+        raise FloatingPointError("the training loss became NaN at epoch 3")
+
+    monkeypatch.setattr(EMDClassifier, "fit", fail)
+    status = main(["--csv", str(csv_file), "--target", "rating"] + FAST)
+    line = assert_one_line_error(capsys, status, 1, "became NaN at epoch 3")
+    assert "EMDClassifier (squared EMD)" in line
