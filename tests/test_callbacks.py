@@ -306,6 +306,49 @@ def test_layer_not_in_forward_pass_raises_and_leaves_no_hook(small_data):
     assert net.module_.training
 
 
+class _Pair(nn.Module):
+    def forward(self, h):
+        return h, h
+
+
+class _Transpose(nn.Module):
+    def forward(self, h):
+        return h.T
+
+
+class _OddFeatures(nn.Module):
+    """A network whose named submodule gives a tuple or one row per feature."""
+
+    def __init__(self, n_classes=4):
+        super().__init__()
+        self.hidden = nn.Linear(N_FEATURES, 8)
+        self.pair = _Pair()
+        self.transpose = _Transpose()
+        self.head = nn.Linear(8, n_classes)
+
+    def forward(self, X):
+        h, _ = self.pair(torch.relu(self.hidden(X)))
+        return self.head(self.transpose(h).T)
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        ("pair", "must output a tensor; got tuple"),
+        ("transpose", r"output of shape \(8, 50\) for a batch of 50 samples"),
+    ],
+)
+def test_feature_layer_output_that_is_not_one_row_per_sample(
+    small_data, layer, message
+):
+    X, y = small_data
+    net = _net(_OddFeatures, LearnedGroundDistance(feature_layer=layer))
+    with pytest.raises(ValueError, match=message):
+        _fit(net, X, y)
+    for module in net.module_.modules():
+        assert not module._forward_hooks
+
+
 def test_extra_pass_runs_in_eval_mode_and_restores_modes(small_data):
     X, y = small_data
     seen = []
