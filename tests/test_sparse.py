@@ -52,6 +52,7 @@ def test_index_select_and_integers_are_the_dense_rows(device):
     np.testing.assert_array_equal(
         rows.index_select(0, index).cpu().numpy(), dense[index.cpu().numpy()]
     )
+    np.testing.assert_array_equal(rows[index].cpu().numpy(), dense[index.cpu()])
     np.testing.assert_array_equal(rows[7].cpu().numpy(), dense[7])
     np.testing.assert_array_equal(rows[-1].cpu().numpy(), dense[-1])
     assert len(rows) == 40 and rows.shape == (40, 7)
