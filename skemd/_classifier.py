@@ -364,6 +364,18 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         instantiated with ``module_params``.
     module_params : dict, default=None
         Keyword arguments of ``module`` when it is a class.
+    callbacks : list of skorch callbacks, default=None
+        More skorch callbacks for the net, as instances or ``(name, callback)``
+        pairs: skorch's ``LRScheduler``, ``Checkpoint``, ``EpochScoring`` or
+        ``ProgressBar``, or your own. They run after the estimator's own
+        callbacks (the stopping rule, named ``"monitor"``, and with
+        ``ground_distance="learned"`` the distance learner, named
+        ``"ground_distance"``), and may end training as skorch's callbacks do.
+        Each fit trains with copies, so the callbacks given stay as they are;
+        the trained ones are in ``net_.callbacks_``. A callback that listens to
+        batches (``on_batch_begin``, ``on_batch_end``, ``on_grad_computed``)
+        makes every batch go through skorch's own loop: the same results,
+        slower on small networks.
     device : str or torch.device, default="auto"
         Where to train: ``"auto"`` picks CUDA when it is available, else the CPU.
     precision : {"float32", "bfloat16"}, default="float32"
@@ -498,6 +510,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "module": [None, torch.nn.Module, type],
         "module_params": [dict, None],
+        "callbacks": [list, None],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "random_state": ["random_state"],
@@ -540,6 +553,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         dropout=0.0,
         module=None,
         module_params=None,
+        callbacks=None,
         device="auto",
         precision="float32",
         random_state=None,
@@ -578,6 +592,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.module = module
         self.module_params = module_params
+        self.callbacks = callbacks
         self.device = device
         self.precision = precision
         self.random_state = random_state
@@ -775,6 +790,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     feature_layer=self.feature_layer,
                 )
                 callbacks.append(("ground_distance", learner))
+            callbacks += self._user_callbacks()
             n_train = X_train.shape[0]
             batch_size = self._batch_size_for(n_train)
             start = 0
@@ -801,6 +817,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 # What NeuralNet.fit does, with the weights of the previous fit
                 # loaded in between on a warm start.
                 net.initialize()
+                # The net predicts class indices: scorers in callbacks rank them.
+                net.classes_ = np.arange(len(self.classes_))
                 if continuing:
                     self._load_weights(net)
                 if incremental:
@@ -1072,6 +1090,32 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             _tensor(w_valid),
         )
         return X[train], y_index[train], w_train, valid
+
+    def _user_callbacks(self) -> list:
+        """Copies of the ``callbacks`` parameter, checked."""
+        if self.callbacks is None:
+            return []
+        reserved = ("monitor", "ground_distance")
+        for item in self.callbacks:
+            if isinstance(item, tuple) and (
+                len(item) != 2 or not isinstance(item[0], str)
+            ):
+                raise TypeError(
+                    "callbacks takes skorch callbacks or (name, callback) pairs; "
+                    f"got {item!r}."
+                )
+            name, callback = item if isinstance(item, tuple) else (None, item)
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    "callbacks takes skorch callbacks (skorch.callbacks.Callback "
+                    f"instances); got {callback!r}."
+                )
+            if name in reserved:
+                raise ValueError(
+                    f"The callback name {name!r} is the estimator's own; choose "
+                    "another."
+                )
+        return copy.deepcopy(list(self.callbacks))
 
     def _build_module(self, n_features, n_classes):
         if self.module is None:

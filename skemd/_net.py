@@ -531,6 +531,24 @@ class EMDNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.precision = precision
 
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of the module's output.
+
+        Unlike :meth:`skorch.NeuralNet.predict_proba`, which returns the raw
+        output, this is a distribution over the classes for each sample, as in
+        skorch's ``NeuralNetClassifier``; so skorch's ``EpochScoring`` with a
+        classification scorer works on this net.
+        """
+        probas = [
+            torch.softmax(output.detach().double(), dim=1).cpu()
+            for output in self.forward_iter(X, training=False)
+        ]
+        return torch.cat(probas).numpy()
+
+    def predict(self, X):
+        """Index of the most probable class of each sample."""
+        return self.predict_proba(X).argmax(axis=1)
+
     def infer(self, x, **fit_params):
         if self.precision not in _PRECISIONS:
             raise ValueError(

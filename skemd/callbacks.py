@@ -2,7 +2,8 @@
 
 :class:`LearnedGroundDistance` learns the ground distance between classes from the
 network's own features while it trains, as Hou, Yu & Samaras do for classes with
-no known relation.
+no known relation. :func:`target_labels` lets skorch's ``EpochScoring`` read the
+labels of batches whose targets carry sample weights.
 """
 
 from __future__ import annotations
@@ -19,7 +20,32 @@ from ._net import WeightedTarget
 from .ground_distance import _accumulate_class_sums, _distance_from_class_sums
 from .losses import SquaredEMDLoss
 
-__all__ = ["LearnedGroundDistance"]
+__all__ = ["LearnedGroundDistance", "target_labels"]
+
+
+def target_labels(y) -> np.ndarray:
+    """The class labels of a batch's targets, as a NumPy array.
+
+    :class:`~skemd.EMDClassifier` fitted with ``sample_weight`` hands its net
+    batches whose targets hold the labels and the weights together. Pass this
+    function as ``target_extractor`` of skorch's ``EpochScoring`` (the default,
+    ``skorch.utils.to_numpy``, expects labels alone); the scores it computes are
+    unweighted. Targets without weights are returned as they are.
+
+    Parameters
+    ----------
+    y : torch.Tensor, ndarray or weighted target
+        The targets of one batch.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+    """
+    if isinstance(y, WeightedTarget):
+        y = y.target
+    if isinstance(y, torch.Tensor):
+        return y.detach().cpu().numpy()
+    return np.asarray(y)
 
 
 class LearnedGroundDistance(Callback):

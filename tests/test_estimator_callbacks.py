@@ -1,0 +1,196 @@
+"""The ``callbacks`` parameter: skorch callbacks inside EMDClassifier."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+
+from skemd import EMDClassifier
+
+
+class EpochCounter(Callback):
+    # skorch's convention: state set in initialize, named with a trailing _.
+    def initialize(self):
+        self.epochs_ = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs_ += 1
+
+
+class BatchCounter(Callback):
+    def initialize(self):
+        self.batches_ = 0
+        return self
+
+    def on_batch_end(self, net, **kwargs):
+        self.batches_ += 1
+
+
+def _problem(n_samples=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3)).astype(np.float32)
+    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=n_samples), [-0.8, 0, 0.8])
+    return X, y
+
+
+def _fast(**params):
+    defaults = dict(hidden_layer_sizes=(16,), max_iter=8, batch_size=50, random_state=0)
+    return EMDClassifier(**{**defaults, **params})
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def test_callbacks_run_every_epoch_on_copies():
+    X, y = _problem()
+    counter = EpochCounter()
+    clf = _fast(callbacks=[counter]).fit(X, y)
+    trained = dict(clf.net_.callbacks_)["EpochCounter"]
+    assert trained.epochs_ == clf.n_iter_ == 8
+    assert not hasattr(counter, "epochs_")
+    assert clf.callbacks[0] is counter
+    names = [name for name, _ in clf.net_.callbacks_]
+    assert names.index("monitor") < names.index("EpochCounter")
+
+
+def test_named_callbacks_and_params_unchanged_by_fit():
+    X, y = _problem()
+    clf = _fast(callbacks=[("counting", EpochCounter())])
+    before = joblib.hash(clf.get_params())
+    clf.fit(X, y)
+    assert joblib.hash(clf.get_params()) == before
+    assert dict(clf.net_.callbacks_)["counting"].epochs_ == 8
+
+
+def test_lr_scheduler_changes_the_rate():
+    X, y = _problem()
+    scheduler = LRScheduler(
+        policy=torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5
+    )
+    clf = _fast(callbacks=[scheduler], learning_rate_init=0.01).fit(X, y)
+    rates = clf.net_.history[:, "learning_rate"]
+    # The monitor records the rate each epoch ran with.
+    assert rates == pytest.approx([0.01 * 0.5 ** (e // 2) for e in range(8)])
+    plain = _fast(learning_rate_init=0.01).fit(X, y)
+    assert not np.array_equal(clf.predict_proba(X), plain.predict_proba(X))
+
+
+def test_skorch_early_stopping_ends_training_without_a_warning():
+    X, y = _problem()
+    stop = EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = _fast(callbacks=[stop], max_iter=50).fit(X, y)
+    assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.net_.history) < 50
+
+
+def test_batch_listener_sees_every_batch_and_changes_nothing():
+    X, y = _problem()
+    clf = _fast(callbacks=[BatchCounter()]).fit(X, y)
+    assert dict(clf.net_.callbacks_)["BatchCounter"].batches_ == 8 * 4
+    plain = _fast().fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))
+    assert clf.loss_curve_ == pytest.approx(plain.loss_curve_, rel=1e-6)
+
+
+def test_partial_fit_runs_the_callbacks_once_per_call():
+    X, y = _problem()
+    clf = _fast(callbacks=[EpochCounter()])
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    assert dict(clf.net_.callbacks_)["EpochCounter"].epochs_ == 3
+
+
+def test_clone_and_pickle_with_callbacks():
+    X, y = _problem()
+    clf = _fast(callbacks=[("counting", EpochCounter())])
+    copy = clone(clf)
+    assert isinstance(copy.callbacks[0][1], EpochCounter)
+    assert copy.callbacks[0][1] is not clf.callbacks[0][1]
+    clf.fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "callbacks, error, message",
+    [
+        ([("monitor", EpochCounter())], ValueError, "'monitor' is the estimator's"),
+        (
+            [("ground_distance", EpochCounter())],
+            ValueError,
+            "'ground_distance' is the estimator's",
+        ),
+        ([EpochCounter], TypeError, "skorch callbacks.*got <class"),
+        ([("a", "b", EpochCounter())], TypeError, r"\(name, callback\) pairs"),
+        ([("a", 3)], TypeError, "got 3"),
+        (EpochCounter(), ValueError, "callbacks"),
+    ],
+)
+def test_bad_callbacks_are_named(callbacks, error, message):
+    X, y = _problem()
+    with pytest.raises(error, match=message):
+        _fast(callbacks=callbacks).fit(X, y)
+
+
+def test_the_net_predicts_like_a_classifier():
+    X, y = _problem()
+    clf = _fast().fit(X, y)
+    np.testing.assert_array_equal(clf.net_.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(clf.classes_[clf.net_.predict(X)], clf.predict(X))
+    np.testing.assert_array_equal(clf.net_.classes_, np.arange(4))
+
+
+class ValidationMAE(Callback):
+    """Minus the MAE of the net on its validation data, after every epoch."""
+
+    def initialize(self):
+        self.scores_ = []
+        return self
+
+    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        labels = dataset_valid.y.cpu().numpy()
+        self.scores_.append(-np.mean(np.abs(net.predict(dataset_valid) - labels)))
+
+
+def test_epoch_scoring_with_classification_and_ordinal_scorers():
+    from skorch.callbacks import EpochScoring
+
+    from skemd.metrics import neg_mae_scorer
+
+    X, y = _problem()
+    callbacks = [
+        EpochScoring("accuracy", on_train=True, name="train_acc"),
+        EpochScoring(neg_mae_scorer, name="valid_neg_mae"),
+        ("oracle", ValidationMAE()),
+    ]
+    clf = _fast(callbacks=callbacks, early_stopping=True, max_iter=5).fit(X, y)
+    history = clf.net_.history
+    assert all(0 <= a <= 1 for a in history[:, "train_acc"])
+    oracle = dict(clf.net_.callbacks_)["oracle"].scores_
+    assert history[:, "valid_neg_mae"] == pytest.approx(oracle)
+
+
+def test_epoch_scoring_with_sample_weights_takes_target_labels():
+    from skorch.callbacks import EpochScoring
+
+    from skemd.callbacks import target_labels
+
+    X, y = _problem()
+    w = np.random.default_rng(0).integers(1, 3, size=len(y))
+    scoring = EpochScoring(
+        "accuracy", on_train=True, name="train_acc", target_extractor=target_labels
+    )
+    clf = _fast(callbacks=[scoring]).fit(X, y, sample_weight=w)
+    assert len(clf.net_.history[:, "train_acc"]) == clf.n_iter_
