@@ -33,11 +33,8 @@ def _fast(**params):
     return EMDClassifier(**defaults)
 
 
-@pytest.fixture(autouse=True)
-def _quiet_convergence():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+# Short fits: the warning that max_iter ran out is expected.
+pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
 def test_learns_an_ordinal_problem():

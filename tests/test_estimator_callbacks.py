@@ -45,11 +45,8 @@ def _fast(**params):
     return EMDClassifier(**{**defaults, **params})
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+# Short fits: the warning that max_iter ran out is expected.
+pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
 def test_callbacks_run_every_epoch_on_copies():

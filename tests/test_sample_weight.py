@@ -1,11 +1,8 @@
 """Sample weights in ``fit`` and ``partial_fit``, and class weights."""
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -38,11 +35,8 @@ def _fast(**params):
     return EMDClassifier(**defaults)
 
 
-@pytest.fixture(autouse=True)
-def _quiet_convergence():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+# Short fits: the warning that max_iter ran out is expected.
+pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
 def _counts(n_samples, seed=1):
