@@ -310,8 +310,19 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         every class present counts the same in the loss: a lower error on the
         rare classes (and AMAE), usually a higher MAE. ``"balanced"`` needs the
         whole data set, so :meth:`partial_fit` takes a dict only.
-    solver : {"adam", "sgd"}, default="adam"
-        The optimiser.
+    solver : {"adam", "sgd"} or torch.optim.Optimizer subclass, default="adam"
+        The optimiser: Adam or SGD with the settings below, as in
+        ``MLPClassifier`` (on the CPU and CUDA, torch's fused kernels), or any
+        torch optimiser class, such as ``torch.optim.AdamW``, with
+        ``solver_params``. Its learning rate is ``learning_rate_init``; ``alpha``
+        still adds its L2 penalty on the weights, next to any ``weight_decay``
+        the optimiser applies itself.
+    solver_params : dict, default=None
+        Keyword arguments of an optimiser class given as ``solver`` (for
+        ``AdamW``, ``{"weight_decay": 0.01, "betas": (0.9, 0.99)}``), other
+        than the learning rate. ``"adam"`` and ``"sgd"`` take theirs from
+        ``beta_1``, ``beta_2``, ``epsilon``, ``momentum`` and
+        ``nesterovs_momentum``.
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights (not the biases), scaled as in
         scikit-learn's ``MLPClassifier``: ``alpha / (2 n_samples) * ||W||^2``.
@@ -321,9 +332,11 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         Learning rate of the optimiser (chosen with ``hidden_layer_sizes``).
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
         Learning-rate schedule of ``solver="sgd"``, as in ``MLPClassifier``
-        (Adam keeps ``learning_rate_init``). ``"invscaling"``: after each
-        epoch the rate becomes ``learning_rate_init / (t + 1) ** power_t``,
-        ``t`` the number of training samples seen. ``"adaptive"``: when the
+        (Adam and optimiser classes keep ``learning_rate_init``; give those a
+        schedule with skorch's ``LRScheduler`` in ``callbacks``).
+        ``"invscaling"``: after each epoch the rate becomes
+        ``learning_rate_init / (t + 1) ** power_t``, ``t`` the number of
+        training samples seen. ``"adaptive"``: when the
         stopping rule would stop training (no progress by ``tol`` for more than
         ``n_iter_no_change`` epochs), the rate is divided by 5 and training
         goes on, until the rate falls to 1e-6 or below. ``net_.history`` keeps
@@ -487,7 +500,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "decision": [StrOptions(set(DECISIONS))],
         "classes": ["array-like", None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [StrOptions({"adam", "sgd"})],
+        "solver": [StrOptions({"adam", "sgd"}), type],
+        "solver_params": [dict, None],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -534,6 +548,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         classes=None,
         class_weight=None,
         solver="adam",
+        solver_params=None,
         alpha=1e-4,
         batch_size="auto",
         learning_rate_init=3e-3,
@@ -573,6 +588,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.classes = classes
         self.class_weight = class_weight
         self.solver = solver
+        self.solver_params = solver_params
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -1151,6 +1167,37 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
     def _optimizer_params(self, n_samples, device):
         weight_decay = self.alpha / n_samples
+        if isinstance(self.solver, type):
+            if not issubclass(self.solver, torch.optim.Optimizer):
+                raise TypeError(
+                    "solver must be 'adam', 'sgd' or a torch.optim.Optimizer "
+                    f"subclass; got {self.solver!r}."
+                )
+            options = {
+                f"optimizer__{key}": value
+                for key, value in (self.solver_params or {}).items()
+            }
+            if "optimizer__lr" in options:
+                raise ValueError(
+                    "solver_params sets no 'lr': the learning rate is "
+                    "learning_rate_init."
+                )
+            return {
+                "optimizer": self.solver,
+                "lr": self.learning_rate_init,
+                "l2_weights": weight_decay,
+                **options,
+            }
+        if self.solver_params is not None:
+            raise ValueError(
+                f"solver_params goes with an optimiser class as solver; "
+                f"solver={self.solver!r} takes its settings from "
+                + (
+                    "beta_1, beta_2 and epsilon."
+                    if self.solver == "adam"
+                    else "momentum and nesterovs_momentum."
+                )
+            )
         # The fused update is one kernel per parameter group instead of several
         # per tensor: the optimiser step dominates small networks.
         fused = device.type in ("cpu", "cuda") or None

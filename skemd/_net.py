@@ -500,6 +500,11 @@ class EMDNet(NeuralNet):
     ----------
     *args, **kwargs
         Passed to :class:`skorch.NeuralNet`.
+    l2_weights : float, default=None
+        The L2 penalty on weights (see above), given apart from the optimiser's
+        arguments; the optimiser then keeps its own ``weight_decay`` (the
+        decoupled decay of ``AdamW``, for example). ``None`` takes the penalty
+        from ``optimizer__weight_decay`` and runs the optimiser without one.
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs the module's forward pass (and so its backward pass)
         under :func:`torch.autocast` with bfloat16 on the net's device; its
@@ -527,8 +532,9 @@ class EMDNet(NeuralNet):
     kernel and result as ``step()``, without its per-step Python bookkeeping.
     """
 
-    def __init__(self, *args, precision="float32", **kwargs):
+    def __init__(self, *args, l2_weights=None, precision="float32", **kwargs):
         super().__init__(*args, **kwargs)
+        self.l2_weights = l2_weights
         self.precision = precision
 
     def predict_proba(self, X):
@@ -742,6 +748,10 @@ class EMDNet(NeuralNet):
         kernel per step rather than one per group.
         """
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        if self.l2_weights is not None:
+            # The optimiser's own weight_decay, if any, stays where it is.
+            decay = float(self.l2_weights)
+            return ([{**group, _DECAY_KEY: decay} for group in args[0]],), kwargs
         default = kwargs.pop("weight_decay", 0.0)
         groups = []
         for group in args[0]:
