@@ -12,7 +12,9 @@ check's 15 rows in one batch), and with ``early_stopping`` repeated rows are spl
 differently. ``test_classifier.py`` tests the equivalence at float32 precision.
 """
 
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import LRScheduler
 
 from skemd import EMDClassifier
 
@@ -38,6 +40,17 @@ def _fast_instances():
         ground_distance="learned",
         warmup_epochs=2,
         ce_weight=1.0,
+        learning_rate_init=0.01,
+        max_iter=50,
+        random_state=0,
+    )
+    # An optimiser class and a skorch callback: the parameters a fit must copy,
+    # not change.
+    yield EMDClassifier(
+        hidden_layer_sizes=(16,),
+        solver=torch.optim.AdamW,
+        solver_params={"weight_decay": 0.01},
+        callbacks=[LRScheduler(policy=torch.optim.lr_scheduler.StepLR, step_size=20)],
         learning_rate_init=0.01,
         max_iter=50,
         random_state=0,
