@@ -229,6 +229,12 @@ def _build_parser() -> argparse.ArgumentParser:
             "or the least expected cost (default: EMDClassifier's)"
         ),
     )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {_version()}",
+        help="print the version of skemd and exit",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--plot",
@@ -301,6 +307,12 @@ class _Data:
     notes: list[str] = field(default_factory=list)
     sample_weight: np.ndarray | None = None
     weight_column: str | None = None
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _default_dataset() -> str:

@@ -533,3 +533,10 @@ def test_a_training_failure_is_one_line_naming_the_model(csv_file, capsys, monke
     status = main(["--csv", str(csv_file), "--target", "rating"] + FAST)
     line = assert_one_line_error(capsys, status, 1, "became NaN at epoch 3")
     assert "EMDClassifier (squared EMD)" in line
+
+
+def test_version(capsys):
+    import skemd
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"skemd {skemd.__version__}"
