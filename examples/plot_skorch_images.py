@@ -24,12 +24,13 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
 from torch import nn
 
 from skemd import EMDClassifier
 from skemd.losses import SquaredEMDLoss
-from skemd.metrics import mae, off_by_one_accuracy
+from skemd.metrics import mae, neg_mae_scorer, off_by_one_accuracy
 from skemd.plotting import plot_confusion_matrix, plot_training_curves
 
 digits = load_digits()
@@ -135,15 +136,23 @@ plt.show()
 # :class:`~skemd.EMDClassifier` trains any module given as ``module=`` (a class
 # is built with ``module_params``), and then takes images of any shape as ``X``.
 # It brings the scikit-learn side: ``classes_``, ``random_state``,
-# ``early_stopping``, the ``decision`` rule, cloning and grid searches.
+# ``early_stopping``, the ``decision`` rule, cloning and grid searches, and keeps
+# the skorch side: any torch optimiser as ``solver`` and skorch callbacks, here
+# a score of the validation part after every epoch.
 clf = EMDClassifier(
     module=SmallCNN,
     module_params={"n_classes": len(levels)},
     ce_weight=0.1,
+    solver=torch.optim.AdamW,
+    solver_params={"weight_decay": 0.01},
     learning_rate_init=0.005,
     batch_size=64,
     early_stopping=True,
+    callbacks=[EpochScoring(neg_mae_scorer, name="valid_neg_mae")],
     decision="median",
     random_state=0,
 ).fit(X_train, y_train)
 print(f"EMDClassifier: MAE {mae(y_test, clf.predict(X_test)):.3f}")
+valid_mae = [-score for score in clf.net_.history[:, "valid_neg_mae"]]
+print(f"validation MAE (argmax), epochs 1-5: {np.round(valid_mae[:5], 3)}")
+print(f"best epoch {np.argmin(valid_mae) + 1} of {clf.n_iter_}: {min(valid_mae):.3f}")
