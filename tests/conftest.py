@@ -1,5 +1,6 @@
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
@@ -21,3 +22,12 @@ def quiet_convergence():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
+
+
+@pytest.fixture
+def ordinal_4():
+    """200 samples, 3 features, 4 ordered classes cut from a noisy latent."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=200), [-0.8, 0, 0.8])
+    return X, y

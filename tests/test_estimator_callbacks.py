@@ -33,13 +33,6 @@ class BatchCounter(Callback):
         self.batches_ += 1
 
 
-def _problem(n_samples=200, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_samples, 3)).astype(np.float32)
-    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=n_samples), [-0.8, 0, 0.8])
-    return X, y
-
-
 def _fast(**params):
     defaults = dict(hidden_layer_sizes=(16,), max_iter=8, batch_size=50, random_state=0)
     return EMDClassifier(**{**defaults, **params})
@@ -49,8 +42,8 @@ def _fast(**params):
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
-def test_callbacks_run_every_epoch_on_copies():
-    X, y = _problem()
+def test_callbacks_run_every_epoch_on_copies(ordinal_4):
+    X, y = ordinal_4
     counter = EpochCounter()
     clf = _fast(callbacks=[counter]).fit(X, y)
     trained = dict(clf.net_.callbacks_)["EpochCounter"]
@@ -61,8 +54,8 @@ def test_callbacks_run_every_epoch_on_copies():
     assert names.index("monitor") < names.index("EpochCounter")
 
 
-def test_named_callbacks_and_params_unchanged_by_fit():
-    X, y = _problem()
+def test_named_callbacks_and_params_unchanged_by_fit(ordinal_4):
+    X, y = ordinal_4
     clf = _fast(callbacks=[("counting", EpochCounter())])
     before = joblib.hash(clf.get_params())
     clf.fit(X, y)
@@ -70,8 +63,8 @@ def test_named_callbacks_and_params_unchanged_by_fit():
     assert dict(clf.net_.callbacks_)["counting"].epochs_ == 8
 
 
-def test_lr_scheduler_changes_the_rate():
-    X, y = _problem()
+def test_lr_scheduler_changes_the_rate(ordinal_4):
+    X, y = ordinal_4
     scheduler = LRScheduler(
         policy=torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5
     )
@@ -83,8 +76,8 @@ def test_lr_scheduler_changes_the_rate():
     assert not np.array_equal(clf.predict_proba(X), plain.predict_proba(X))
 
 
-def test_skorch_early_stopping_ends_training_without_a_warning():
-    X, y = _problem()
+def test_skorch_early_stopping_ends_training_without_a_warning(ordinal_4):
+    X, y = ordinal_4
     stop = EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -92,8 +85,8 @@ def test_skorch_early_stopping_ends_training_without_a_warning():
     assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.net_.history) < 50
 
 
-def test_batch_listener_sees_every_batch_and_changes_nothing():
-    X, y = _problem()
+def test_batch_listener_sees_every_batch_and_changes_nothing(ordinal_4):
+    X, y = ordinal_4
     clf = _fast(callbacks=[BatchCounter()]).fit(X, y)
     assert dict(clf.net_.callbacks_)["BatchCounter"].batches_ == 8 * 4
     plain = _fast().fit(X, y)
@@ -101,16 +94,16 @@ def test_batch_listener_sees_every_batch_and_changes_nothing():
     assert clf.loss_curve_ == pytest.approx(plain.loss_curve_, rel=1e-6)
 
 
-def test_partial_fit_runs_the_callbacks_once_per_call():
-    X, y = _problem()
+def test_partial_fit_runs_the_callbacks_once_per_call(ordinal_4):
+    X, y = ordinal_4
     clf = _fast(callbacks=[EpochCounter()])
     for _ in range(3):
         clf.partial_fit(X, y, classes=[0, 1, 2, 3])
     assert dict(clf.net_.callbacks_)["EpochCounter"].epochs_ == 3
 
 
-def test_clone_and_pickle_with_callbacks():
-    X, y = _problem()
+def test_clone_and_pickle_with_callbacks(ordinal_4):
+    X, y = ordinal_4
     clf = _fast(callbacks=[("counting", EpochCounter())])
     copy = clone(clf)
     assert isinstance(copy.callbacks[0][1], EpochCounter)
@@ -135,14 +128,14 @@ def test_clone_and_pickle_with_callbacks():
         (EpochCounter(), ValueError, "callbacks"),
     ],
 )
-def test_bad_callbacks_are_named(callbacks, error, message):
-    X, y = _problem()
+def test_bad_callbacks_are_named(ordinal_4, callbacks, error, message):
+    X, y = ordinal_4
     with pytest.raises(error, match=message):
         _fast(callbacks=callbacks).fit(X, y)
 
 
-def test_the_net_predicts_like_a_classifier():
-    X, y = _problem()
+def test_the_net_predicts_like_a_classifier(ordinal_4):
+    X, y = ordinal_4
     clf = _fast().fit(X, y)
     np.testing.assert_array_equal(clf.net_.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(clf.classes_[clf.net_.predict(X)], clf.predict(X))
@@ -161,12 +154,12 @@ class ValidationMAE(Callback):
         self.scores_.append(-np.mean(np.abs(net.predict(dataset_valid) - labels)))
 
 
-def test_epoch_scoring_with_classification_and_ordinal_scorers():
+def test_epoch_scoring_with_classification_and_ordinal_scorers(ordinal_4):
     from skorch.callbacks import EpochScoring
 
     from skemd.metrics import neg_mae_scorer
 
-    X, y = _problem()
+    X, y = ordinal_4
     callbacks = [
         EpochScoring("accuracy", on_train=True, name="train_acc"),
         EpochScoring(neg_mae_scorer, name="valid_neg_mae"),
@@ -179,12 +172,12 @@ def test_epoch_scoring_with_classification_and_ordinal_scorers():
     assert history[:, "valid_neg_mae"] == pytest.approx(oracle)
 
 
-def test_epoch_scoring_with_sample_weights_takes_target_labels():
+def test_epoch_scoring_with_sample_weights_takes_target_labels(ordinal_4):
     from skorch.callbacks import EpochScoring
 
     from skemd.callbacks import target_labels
 
-    X, y = _problem()
+    X, y = ordinal_4
     w = np.random.default_rng(0).integers(1, 3, size=len(y))
     scoring = EpochScoring(
         "accuracy", on_train=True, name="train_acc", target_extractor=target_labels

@@ -15,13 +15,6 @@ pytestmark = pytest.mark.usefixtures("quiet_convergence")
 DECAY_KEY = "weight_decay_of_weights"
 
 
-def _problem(n_samples=200, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_samples, 3)).astype(np.float32)
-    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=n_samples), [-0.8, 0, 0.8])
-    return X, y
-
-
 def _fast(**params):
     defaults = dict(
         hidden_layer_sizes=(16,), max_iter=10, batch_size=50, random_state=0
@@ -29,8 +22,8 @@ def _fast(**params):
     return EMDClassifier(**{**defaults, **params})
 
 
-def test_adam_class_trains_like_adam():
-    X, y = _problem()
+def test_adam_class_trains_like_adam(ordinal_4):
+    X, y = ordinal_4
     named = _fast().fit(X, y)
     given = _fast(
         solver=torch.optim.Adam, solver_params={"betas": (0.9, 0.999), "eps": 1e-8}
@@ -42,8 +35,8 @@ def test_adam_class_trains_like_adam():
     )
 
 
-def test_sgd_class_trains_like_sgd():
-    X, y = _problem()
+def test_sgd_class_trains_like_sgd(ordinal_4):
+    X, y = ordinal_4
     named = _fast(solver="sgd", momentum=0.9, nesterovs_momentum=True).fit(X, y)
     given = _fast(
         solver=torch.optim.SGD, solver_params={"momentum": 0.9, "nesterov": True}
@@ -53,8 +46,8 @@ def test_sgd_class_trains_like_sgd():
     )
 
 
-def test_adamw_keeps_its_own_decay_next_to_alpha():
-    X, y = _problem()
+def test_adamw_keeps_its_own_decay_next_to_alpha(ordinal_4):
+    X, y = ordinal_4
     clf = _fast(
         solver=torch.optim.AdamW,
         solver_params={"weight_decay": 0.05},
@@ -68,8 +61,8 @@ def test_adamw_keeps_its_own_decay_next_to_alpha():
     assert group["lr"] == 0.01
 
 
-def test_adamw_without_decay_is_adam_and_alpha_still_penalises():
-    X, y = _problem()
+def test_adamw_without_decay_is_adam_and_alpha_still_penalises(ordinal_4):
+    X, y = ordinal_4
     adamw = _fast(
         solver=torch.optim.AdamW, solver_params={"weight_decay": 0.0}, alpha=1.0
     ).fit(X, y)
@@ -85,8 +78,8 @@ def test_adamw_without_decay_is_adam_and_alpha_still_penalises():
     assert not np.allclose(no_l2.predict_proba(X), adamw.predict_proba(X))
 
 
-def test_partial_fit_keeps_the_optimiser_state():
-    X, y = _problem()
+def test_partial_fit_keeps_the_optimiser_state(ordinal_4):
+    X, y = ordinal_4
     params = dict(
         solver=torch.optim.AdamW, solver_params={"weight_decay": 0.01}, shuffle=False
     )
@@ -97,8 +90,8 @@ def test_partial_fit_keeps_the_optimiser_state():
     np.testing.assert_array_equal(stepped.predict_proba(X), fitted.predict_proba(X))
 
 
-def test_grid_search_and_pickle_with_optimiser_classes():
-    X, y = _problem()
+def test_grid_search_and_pickle_with_optimiser_classes(ordinal_4):
+    X, y = ordinal_4
     search = GridSearchCV(
         _fast(max_iter=3), {"solver": ["adam", torch.optim.AdamW]}, cv=2
     ).fit(X, y)
@@ -134,7 +127,7 @@ def test_grid_search_and_pickle_with_optimiser_classes():
         ({"solver": "lbfgs"}, ValueError, "solver"),
     ],
 )
-def test_bad_solver_settings_are_named(params, error, message):
-    X, y = _problem()
+def test_bad_solver_settings_are_named(ordinal_4, params, error, message):
+    X, y = ordinal_4
     with pytest.raises(error, match=message):
         _fast(**params).fit(X, y)
