@@ -85,11 +85,11 @@ def test_skorch_early_stopping_ends_training_without_a_warning(ordinal_4):
     assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.net_.history) < 50
 
 
-def test_batch_listener_sees_every_batch_and_changes_nothing(ordinal_4):
+def test_batch_listener_sees_every_batch_and_changes_nothing(ordinal_4, device):
     X, y = ordinal_4
-    clf = _fast(callbacks=[BatchCounter()]).fit(X, y)
+    clf = _fast(callbacks=[BatchCounter()], device=device).fit(X, y)
     assert dict(clf.net_.callbacks_)["BatchCounter"].batches_ == 8 * 4
-    plain = _fast().fit(X, y)
+    plain = _fast(device=device).fit(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))
     assert clf.loss_curve_ == pytest.approx(plain.loss_curve_, rel=1e-6)
 

@@ -46,9 +46,10 @@ def test_sgd_class_trains_like_sgd(ordinal_4):
     )
 
 
-def test_adamw_keeps_its_own_decay_next_to_alpha(ordinal_4):
+def test_adamw_keeps_its_own_decay_next_to_alpha(ordinal_4, device):
     X, y = ordinal_4
     clf = _fast(
+        device=device,
         solver=torch.optim.AdamW,
         solver_params={"weight_decay": 0.05},
         alpha=0.1,
