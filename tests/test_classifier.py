@@ -839,3 +839,20 @@ def test_text_columns_of_a_frame_are_named():
         clf.predict(bad)
     with pytest.raises(ValueError, match="X holds text.*encode it first"):
         _fast().fit(frame.to_numpy(), y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_pickle_made_for_cuda_loads_on_the_cpu():
+    # A net saved with device "cuda" (its tensors here on the CPU): skorch maps
+    # it to the CPU where CUDA is absent, with a warning, and it still predicts
+    # and trains.
+    X, y = _ordinal_problem()
+    clf = _fast().fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.net_.device = "cuda"
+    with pytest.warns(UserWarning, match="no CUDA devices are available"):
+        restored = pickle.loads(pickle.dumps(clf))
+    assert torch.device(restored.net_.device).type == "cpu"
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    restored.partial_fit(X, y)
+    assert restored.n_iter_ == clf.n_iter_ + 1
