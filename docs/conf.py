@@ -142,6 +142,10 @@ BENCHMARK_REPORTS = {
         "Predictive quality on real ordinal data",
         "python benchmarks/quality.py",
     ),
+    "sparse_memory.md": (
+        "Memory of fits on sparse input",
+        "python benchmarks/sparse_memory.py",
+    ),
 }
 _REPORT_FILES = (".md", ".png", ".svg", ".jpg", ".jpeg", ".csv")
 
