@@ -32,6 +32,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from speed import _status_bytes  # the speed benchmark, beside this script
 
 MIB = 2**20
 ROOT = Path(__file__).resolve().parent
@@ -40,14 +41,6 @@ ESTIMATORS = (
     "EMDClassifier, dense X",
     "MLPClassifier, sparse X",
 )
-
-
-def _status_bytes(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} is not in /proc/self/status")
 
 
 def _make_data(rows: int, columns: int, categories: int, seed: int = 0):
