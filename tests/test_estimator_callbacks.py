@@ -184,3 +184,45 @@ def test_epoch_scoring_with_sample_weights_takes_target_labels(ordinal_4):
     )
     clf = _fast(callbacks=[scoring]).fit(X, y, sample_weight=w)
     assert len(clf.net_.history[:, "train_acc"]) == clf.n_iter_
+
+
+class WeightsPerEpoch(Callback):
+    def initialize(self):
+        self.states_ = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        state = net.module_.state_dict()
+        self.states_.append({k: v.detach().clone() for k, v in state.items()})
+
+
+def test_early_stopping_on_the_validation_mae_keeps_that_best_network():
+    from skorch.callbacks import EarlyStopping, EpochScoring
+
+    from skemd.metrics import neg_mae_scorer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 5)).astype(np.float32)
+    y = np.digitize(X[:, 0] + 0.5 * rng.normal(size=600), [-1, 0, 1])
+    clf = _fast(
+        early_stopping=True,
+        max_iter=200,
+        callbacks=[
+            EpochScoring(neg_mae_scorer, name="valid_neg_mae", lower_is_better=False),
+            EarlyStopping(
+                monitor="valid_neg_mae",
+                lower_is_better=False,
+                patience=5,
+                load_best=True,
+            ),
+            ("weights", WeightsPerEpoch()),
+        ],
+    ).fit(X, y)
+    callbacks = dict(clf.net_.callbacks_)
+    best_epoch = callbacks["EarlyStopping"].best_epoch_
+    assert clf.n_iter_ < 200
+    scores = clf.net_.history[:, "valid_neg_mae"]
+    assert scores[best_epoch - 1] == max(scores)
+    best = callbacks["weights"].states_[best_epoch - 1]
+    for name, value in clf.net_.module_.state_dict().items():
+        torch.testing.assert_close(value, best[name], rtol=0, atol=0)
