@@ -12,8 +12,13 @@ Label metrics, ``metric(y_true, y_pred, *, classes=None, sample_weight=None)``:
 
 * :func:`mae`, :func:`amae`, :func:`mmae` -- mean absolute rank error, overall,
   averaged over the true classes, and for the worst true class (lower is better);
-* :func:`qwk` -- quadratic weighted kappa (higher is better);
-* :func:`off_by_one_accuracy` -- fraction of predictions at most one class away.
+* :func:`qwk`, :func:`linear_weighted_kappa` -- weighted kappa with quadratic and
+  linear weights (higher is better);
+* :func:`off_by_one_accuracy` -- fraction of predictions at most one class away;
+* :func:`spearman_rho`, :func:`kendall_tau_b` -- rank correlations between true
+  and predicted classes (higher is better);
+* :func:`minimum_sensitivity`, :func:`geometric_mean_sensitivity` -- the smallest
+  and the geometric mean of the per-class recalls (higher is better).
 
 Probability metrics, ``metric(y_true, y_proba, *, classes=None,
 sample_weight=None)``, columns of ``y_proba`` in class order (lower is better):
@@ -24,19 +29,23 @@ sample_weight=None)``, columns of ``y_proba`` in class order (lower is better):
 
 ``sample_weight`` weighs the samples as scikit-learn's metrics do: the per-sample
 quantity (rank error, hit within one class, ranked probability score, squared EMD)
-is averaged with the weights; :func:`amae` and :func:`mmae` weigh the samples
-within each true class, a class whose samples all have weight 0 counting as
-absent; :func:`qwk` counts weights instead of samples in the confusion matrix, as
-``sklearn.metrics.cohen_kappa_score(..., sample_weight=...)`` does. An integer
-weight counts like repeating the sample that many times. A sample of weight 0
-still takes part in the default class order (and in checking the labels), so it
-is the same as leaving the sample out only when ``classes`` is given.
+is averaged with the weights; :func:`amae`, :func:`mmae` and the two sensitivity
+metrics weigh the samples within each true class, a class whose samples all have
+weight 0 counting as absent; the kappas count weights instead of samples in the
+confusion matrix, as ``sklearn.metrics.cohen_kappa_score(..., sample_weight=...)``
+does, and the rank correlations count a pair of samples by the product of their
+weights. An integer weight counts like repeating the sample that many times. A
+sample of weight 0 still takes part in the default class order (and in checking
+the labels), so it is the same as leaving the sample out only when ``classes`` is
+given.
 
 Scorers for :class:`~sklearn.model_selection.GridSearchCV` and
 :func:`~sklearn.model_selection.cross_validate` (greater is better; the class order
 is taken from the estimator's ``classes_``): ``neg_mae_scorer``,
 ``neg_amae_scorer``, ``neg_mmae_scorer``, ``qwk_scorer``,
-``off_by_one_accuracy_scorer``, ``neg_ranked_probability_score_scorer`` and
+``linear_weighted_kappa_scorer``, ``off_by_one_accuracy_scorer``,
+``spearman_rho_scorer``, ``kendall_tau_b_scorer``, ``minimum_sensitivity_scorer``,
+``geometric_mean_sensitivity_scorer``, ``neg_ranked_probability_score_scorer`` and
 ``neg_squared_emd_score_scorer``, also available by name through :func:`get_scorer`
 and :data:`SCORERS`. A scorer takes ``sample_weight`` as
 ``scorer(estimator, X, y, sample_weight=w)``. With scikit-learn's metadata routing
@@ -59,8 +68,16 @@ from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
 __all__ = [
     "SCORERS",
     "amae",
+    "geometric_mean_sensitivity",
+    "geometric_mean_sensitivity_scorer",
     "get_scorer",
+    "kendall_tau_b",
+    "kendall_tau_b_scorer",
+    "linear_weighted_kappa",
+    "linear_weighted_kappa_scorer",
     "mae",
+    "minimum_sensitivity",
+    "minimum_sensitivity_scorer",
     "mmae",
     "neg_amae_scorer",
     "neg_mae_scorer",
@@ -72,6 +89,8 @@ __all__ = [
     "qwk",
     "qwk_scorer",
     "ranked_probability_score",
+    "spearman_rho",
+    "spearman_rho_scorer",
     "squared_emd_score",
 ]
 
@@ -359,6 +378,27 @@ def _per_class_mae(
     return totals[present] / counts[present]
 
 
+def _confusion(
+    true_ranks: np.ndarray,
+    pred_ranks: np.ndarray,
+    n_classes: int,
+    weights: np.ndarray | None,
+) -> np.ndarray:
+    """K x K matrix of (weighted) counts, true classes in rows, in class order."""
+    return np.bincount(
+        true_ranks * n_classes + pred_ranks,
+        weights=weights,
+        minlength=n_classes * n_classes,
+    ).reshape(n_classes, n_classes)
+
+
+def _sensitivities(confusion: np.ndarray) -> np.ndarray:
+    """Recall of each true class with a positive total, in class order."""
+    totals = confusion.sum(axis=1)
+    present = totals > 0
+    return np.diagonal(confusion)[present] / totals[present]
+
+
 # ---------------------------------------------------------------------------
 # Label metrics
 # ---------------------------------------------------------------------------
@@ -559,20 +599,72 @@ def qwk(
     """
     true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
     sample_weights = _check_sample_weight(sample_weight, true_ranks.size)
-    observed = np.bincount(
-        true_ranks * n_classes + pred_ranks,
-        weights=sample_weights,
-        minlength=n_classes * n_classes,
-    ).reshape(n_classes, n_classes)
-    total = true_ranks.size if sample_weights is None else observed.sum()
-    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / total
-    steps = np.arange(n_classes)
-    weights = (steps[:, None] - steps[None, :]) ** 2
+    observed = _confusion(true_ranks, pred_ranks, n_classes, sample_weights)
+    return _weighted_kappa(observed, power=2)
+
+
+def _weighted_kappa(observed: np.ndarray, power: int) -> float:
+    """Cohen's kappa of a confusion matrix with disagreement weights |i - j|**power."""
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
+    steps = np.arange(observed.shape[0])
+    weights = np.abs(steps[:, None] - steps[None, :]) ** power
     chance = float(np.sum(weights * expected))
     # Exact: a sum of non-negative terms is zero only if each term is.
     if chance == 0.0:
         return 1.0
     return float(1.0 - np.sum(weights * observed) / chance)
+
+
+def linear_weighted_kappa(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
+    """Linear weighted kappa (Cohen's kappa with weights ``|i - j|``).
+
+    As :func:`qwk`, with disagreements weighted by the distance in classes
+    instead of its square, so that far misses weigh less against near ones. It
+    equals ``sklearn.metrics.cohen_kappa_score(..., weights="linear")`` with the
+    same labels in the same order, and is the weighted kappa reported by the
+    ORCA ordinal benchmark toolbox.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
+
+    Returns
+    -------
+    score : float
+        1 for perfect agreement, 0 for agreement at chance level, negative below;
+        1.0 when every true and predicted label is one and the same class (see
+        :func:`qwk`).
+
+    See Also
+    --------
+    qwk : The same with quadratic weights.
+
+    Examples
+    --------
+    >>> from skemd.metrics import linear_weighted_kappa
+    >>> round(linear_weighted_kappa([0, 1, 2, 3], [0, 2, 2, 3]), 4)
+    0.8
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    sample_weights = _check_sample_weight(sample_weight, true_ranks.size)
+    observed = _confusion(true_ranks, pred_ranks, n_classes, sample_weights)
+    return _weighted_kappa(observed, power=1)
 
 
 def off_by_one_accuracy(
@@ -613,6 +705,267 @@ def off_by_one_accuracy(
     true_ranks, pred_ranks, _ = _check_targets(y_true, y_pred, classes)
     weights = _check_sample_weight(sample_weight, true_ranks.size)
     return _mean(np.abs(pred_ranks - true_ranks) <= 1, weights)
+
+
+def minimum_sensitivity(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
+    """Smallest recall over the true classes: the accuracy of the worst-served class.
+
+    The sensitivity (recall) of a class is the share of its samples predicted as
+    that class. The minimum is taken over the classes that occur in ``y_true``
+    (with a positive total weight), so a model that never predicts a rare class
+    scores 0 however accurate it is elsewhere. It counts hits and misses only,
+    not how far a miss lands; :func:`mmae` is its ordinal counterpart.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
+
+    Returns
+    -------
+    score : float
+        Between 0 and 1; 1 is best.
+
+    See Also
+    --------
+    geometric_mean_sensitivity : The geometric mean of the same recalls.
+    mmae : The largest per-class mean absolute error.
+
+    Examples
+    --------
+    >>> from skemd.metrics import minimum_sensitivity
+    >>> minimum_sensitivity([0, 0, 1, 1, 2, 2], [0, 0, 1, 2, 2, 2])
+    0.5
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    confusion = _confusion(true_ranks, pred_ranks, n_classes, weights)
+    return float(np.min(_sensitivities(confusion)))
+
+
+def geometric_mean_sensitivity(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
+    """Geometric mean of the recalls of the true classes.
+
+    The recall of each class that occurs in ``y_true`` (with a positive total
+    weight) is taken, and their geometric mean returned: 0 as soon as one class
+    is never predicted right, and high only when every class is served. Like
+    :func:`minimum_sensitivity` it counts hits and misses, not distances.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
+
+    Returns
+    -------
+    score : float
+        Between 0 and 1; 1 is best.
+
+    See Also
+    --------
+    minimum_sensitivity : The smallest of the same recalls.
+
+    Examples
+    --------
+    >>> from skemd.metrics import geometric_mean_sensitivity
+    >>> geometric_mean_sensitivity([0, 0, 1, 1], [0, 0, 1, 0])
+    0.7071067811865476
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    recalls = _sensitivities(_confusion(true_ranks, pred_ranks, n_classes, weights))
+    if np.any(recalls == 0.0):
+        return 0.0
+    return float(np.exp(np.mean(np.log(recalls))))
+
+
+def _midranks(totals: np.ndarray) -> np.ndarray:
+    """Mid-rank of each class from the (weighted) number of samples per class.
+
+    Shifted by a constant from the average rank 1..n of tied samples, which a
+    correlation ignores; with real weights it is the weight below the class plus
+    half the class's own weight.
+    """
+    return np.cumsum(totals) - totals / 2.0
+
+
+def spearman_rho(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
+    """Spearman's rank correlation between true and predicted classes.
+
+    The Pearson correlation of the ranks of ``y_true`` and ``y_pred``, tied
+    samples (every sample of one class) sharing their average rank, as
+    ``scipy.stats.spearmanr`` computes it on the class ranks. With
+    ``sample_weight`` a sample of weight ``w`` counts like ``w`` copies of it,
+    both in the ranks and in the correlation.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
+
+    Returns
+    -------
+    score : float
+        Between -1 and 1; 1 is best (the predictions rank the samples as the
+        truth does).
+
+    Notes
+    -----
+    The correlation is undefined when the true or the predicted labels (of
+    positive weight) are all one class. The score is then 0.0, no association,
+    as ``sklearn.metrics.matthews_corrcoef`` does for the same case; scipy
+    returns NaN with a warning.
+
+    See Also
+    --------
+    kendall_tau_b : Kendall's rank correlation, from pairs of samples.
+
+    Examples
+    --------
+    >>> from skemd.metrics import spearman_rho
+    >>> spearman_rho(["low", "mid", "high"], ["low", "high", "high"],
+    ...              classes=["low", "mid", "high"])
+    0.8660254037844387
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    confusion = _confusion(true_ranks, pred_ranks, n_classes, weights)
+    true_totals, pred_totals = confusion.sum(axis=1), confusion.sum(axis=0)
+    if np.count_nonzero(true_totals) < 2 or np.count_nonzero(pred_totals) < 2:
+        return 0.0
+    total = true_totals.sum()
+    true_dev = _midranks(true_totals)
+    true_dev -= true_totals @ true_dev / total
+    pred_dev = _midranks(pred_totals)
+    pred_dev -= pred_totals @ pred_dev / total
+    covariance = true_dev @ confusion @ pred_dev
+    true_var = true_totals @ true_dev**2
+    pred_var = pred_totals @ pred_dev**2
+    return float(np.clip(covariance / np.sqrt(true_var * pred_var), -1.0, 1.0))
+
+
+def kendall_tau_b(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+) -> float:
+    r"""Kendall's tau-b rank correlation between true and predicted classes.
+
+    Over all pairs of samples, with :math:`C` the pairs that the predictions
+    order as the truth does, :math:`D` those they order the other way,
+    :math:`P_t` the pairs of different true classes and :math:`P_p` those of
+    different predicted classes,
+
+    .. math:: \tau_b = \frac{C - D}{\sqrt{P_t P_p}},
+
+    which corrects for the many ties of class labels; it equals
+    ``scipy.stats.kendalltau(..., variant="b")`` on the class ranks. With
+    ``sample_weight`` a pair of samples counts the product of their weights, so
+    that an integer weight counts like that many copies of the sample. The pairs
+    are counted from the confusion matrix, in ``O(n_samples + n_classes**2)``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero. ``None`` weighs
+        every sample 1.
+
+    Returns
+    -------
+    score : float
+        Between -1 and 1; 1 is best.
+
+    Notes
+    -----
+    Undefined when the true or the predicted labels (of positive weight) are
+    all one class; the score is then 0.0, as for :func:`spearman_rho`.
+
+    See Also
+    --------
+    spearman_rho : Spearman's rank correlation.
+
+    Examples
+    --------
+    >>> from skemd.metrics import kendall_tau_b
+    >>> round(kendall_tau_b([0, 1, 2, 2], [0, 2, 1, 2]), 4)
+    0.4
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    confusion = _confusion(true_ranks, pred_ranks, n_classes, weights)
+    true_totals, pred_totals = confusion.sum(axis=1), confusion.sum(axis=0)
+    if np.count_nonzero(true_totals) < 2 or np.count_nonzero(pred_totals) < 2:
+        return 0.0
+    # above[i, j]: weight of the samples with a higher true class and a higher
+    # predicted class than (i, j); below_right: higher true, lower predicted.
+    higher_true = np.zeros_like(confusion)
+    higher_true[:-1] = np.cumsum(confusion[::-1], axis=0)[::-1][1:]
+    above = np.zeros_like(confusion)
+    above[:, :-1] = np.cumsum(higher_true[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    below = np.zeros_like(confusion)
+    below[:, 1:] = np.cumsum(higher_true, axis=1)[:, :-1]
+    concordant = np.sum(confusion * above)
+    discordant = np.sum(confusion * below)
+    total = true_totals.sum()
+    true_pairs = (total**2 - true_totals @ true_totals) / 2.0
+    pred_pairs = (total**2 - pred_totals @ pred_totals) / 2.0
+    tau = (concordant - discordant) / np.sqrt(true_pairs * pred_pairs)
+    return float(np.clip(tau, -1.0, 1.0))
 
 
 # ---------------------------------------------------------------------------
@@ -874,7 +1227,14 @@ neg_mae_scorer = _OrdinalScorer(mae, -1, "predict")
 neg_amae_scorer = _OrdinalScorer(amae, -1, "predict")
 neg_mmae_scorer = _OrdinalScorer(mmae, -1, "predict")
 qwk_scorer = _OrdinalScorer(qwk, 1, "predict")
+linear_weighted_kappa_scorer = _OrdinalScorer(linear_weighted_kappa, 1, "predict")
 off_by_one_accuracy_scorer = _OrdinalScorer(off_by_one_accuracy, 1, "predict")
+spearman_rho_scorer = _OrdinalScorer(spearman_rho, 1, "predict")
+kendall_tau_b_scorer = _OrdinalScorer(kendall_tau_b, 1, "predict")
+minimum_sensitivity_scorer = _OrdinalScorer(minimum_sensitivity, 1, "predict")
+geometric_mean_sensitivity_scorer = _OrdinalScorer(
+    geometric_mean_sensitivity, 1, "predict"
+)
 neg_ranked_probability_score_scorer = _OrdinalScorer(
     ranked_probability_score, -1, "predict_proba"
 )
@@ -885,7 +1245,12 @@ SCORERS: dict[str, _OrdinalScorer] = {
     "neg_amae": neg_amae_scorer,
     "neg_mmae": neg_mmae_scorer,
     "qwk": qwk_scorer,
+    "linear_weighted_kappa": linear_weighted_kappa_scorer,
     "off_by_one_accuracy": off_by_one_accuracy_scorer,
+    "spearman_rho": spearman_rho_scorer,
+    "kendall_tau_b": kendall_tau_b_scorer,
+    "minimum_sensitivity": minimum_sensitivity_scorer,
+    "geometric_mean_sensitivity": geometric_mean_sensitivity_scorer,
     "neg_ranked_probability_score": neg_ranked_probability_score_scorer,
     "neg_squared_emd_score": neg_squared_emd_score_scorer,
 }
@@ -909,8 +1274,11 @@ def get_scorer(name: str) -> _OrdinalScorer:
     ----------
     name : str
         One of ``"neg_mae"``, ``"neg_amae"``, ``"neg_mmae"``, ``"qwk"``,
-        ``"off_by_one_accuracy"``, ``"neg_ranked_probability_score"`` and
-        ``"neg_squared_emd_score"`` (the keys of :data:`SCORERS`).
+        ``"linear_weighted_kappa"``, ``"off_by_one_accuracy"``,
+        ``"spearman_rho"``, ``"kendall_tau_b"``, ``"minimum_sensitivity"``,
+        ``"geometric_mean_sensitivity"``,
+        ``"neg_ranked_probability_score"`` and ``"neg_squared_emd_score"`` (the
+        keys of :data:`SCORERS`).
 
     Returns
     -------

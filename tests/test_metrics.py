@@ -4,18 +4,27 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from scipy.stats import kendalltau, spearmanr
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import cohen_kappa_score, mean_absolute_error
+from sklearn.metrics import cohen_kappa_score, mean_absolute_error, recall_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from skemd.losses import squared_emd_loss
 from skemd.metrics import (
     SCORERS,
     amae,
+    geometric_mean_sensitivity,
+    geometric_mean_sensitivity_scorer,
     get_scorer,
+    kendall_tau_b,
+    kendall_tau_b_scorer,
+    linear_weighted_kappa,
+    linear_weighted_kappa_scorer,
     mae,
+    minimum_sensitivity,
+    minimum_sensitivity_scorer,
     mmae,
     neg_amae_scorer,
     neg_mae_scorer,
@@ -27,10 +36,23 @@ from skemd.metrics import (
     qwk,
     qwk_scorer,
     ranked_probability_score,
+    spearman_rho,
+    spearman_rho_scorer,
     squared_emd_score,
 )
 
-LABEL_METRICS = [mae, amae, mmae, qwk, off_by_one_accuracy]
+LABEL_METRICS = [
+    mae,
+    amae,
+    mmae,
+    qwk,
+    linear_weighted_kappa,
+    off_by_one_accuracy,
+    spearman_rho,
+    kendall_tau_b,
+    minimum_sensitivity,
+    geometric_mean_sensitivity,
+]
 PROBA_METRICS = [ranked_probability_score, squared_emd_score]
 ORDER = ["low", "mid", "high"]
 
@@ -175,6 +197,41 @@ def test_qwk_matches_sklearn(seed, n_classes):
     )
 
 
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_classes", [2, 3, 6])
+def test_linear_weighted_kappa_matches_sklearn(seed, n_classes):
+    true_ranks, pred_ranks = _random_labels(120, n_classes, seed)
+    order = SHUFFLED_ORDER[:n_classes]
+    y_true, y_pred = _named(true_ranks), _named(pred_ranks)
+    for weights in (None, _random_weights(120, seed)):
+        assert linear_weighted_kappa(
+            y_true, y_pred, classes=order, sample_weight=weights
+        ) == pytest.approx(
+            cohen_kappa_score(
+                y_true, y_pred, labels=order, weights="linear", sample_weight=weights
+            ),
+            abs=1e-12,
+        )
+
+
+def test_linear_weighted_kappa_matches_the_agreement_form():
+    # Agreement weights 1 - |i - j| / (K - 1): (p_o - p_e) / (1 - p_e).
+    y_true, y_pred = _random_labels(200, 5, seed=4)
+    confusion = np.zeros((5, 5))
+    np.add.at(confusion, (y_true, y_pred), 1.0)
+    confusion /= confusion.sum()
+    steps = np.arange(5)
+    agreement = 1 - np.abs(steps[:, None] - steps[None, :]) / 4
+    observed = np.sum(agreement * confusion)
+    chance = np.sum(agreement * np.outer(confusion.sum(1), confusion.sum(0)))
+    assert linear_weighted_kappa(y_true, y_pred) == pytest.approx(
+        (observed - chance) / (1 - chance), rel=1e-12
+    )
+    # Far misses weigh less than under quadratic weights.
+    near, far = [0, 1, 2, 3, 4], [0, 1, 2, 3, 0]
+    assert linear_weighted_kappa(near, far) > qwk(near, far)
+
+
 def test_qwk_matches_sklearn_with_explicit_label_order():
     rng = np.random.default_rng(1)
     y_true = rng.choice(ORDER, 60)
@@ -202,6 +259,123 @@ def test_qwk_of_perfect_and_reversed_predictions():
     y = [0, 1, 2, 3]
     assert qwk(y, y) == pytest.approx(1.0)
     assert qwk(y, y[::-1]) == pytest.approx(-1.0)
+
+
+def _oracle_ranks(values, weights):
+    """Weighted mid-ranks, sample by sample: weight below plus half the tie."""
+    return np.array(
+        [weights[values < v].sum() + weights[values == v].sum() / 2.0 for v in values]
+    )
+
+
+def _oracle_weighted_spearman(a, b, weights):
+    ra, rb = _oracle_ranks(a, weights), _oracle_ranks(b, weights)
+    ra = ra - np.average(ra, weights=weights)
+    rb = rb - np.average(rb, weights=weights)
+    return np.sum(weights * ra * rb) / np.sqrt(
+        np.sum(weights * ra**2) * np.sum(weights * rb**2)
+    )
+
+
+def _oracle_weighted_kendall(a, b, weights):
+    # Every unordered pair of samples, weighted by the product of the weights.
+    concordant = discordant = untied_a = untied_b = 0.0
+    for i in range(len(a)):
+        for j in range(i + 1, len(a)):
+            pair = weights[i] * weights[j]
+            sign = np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])
+            concordant += pair * (sign > 0)
+            discordant += pair * (sign < 0)
+            untied_a += pair * (a[i] != a[j])
+            untied_b += pair * (b[i] != b[j])
+    return (concordant - discordant) / np.sqrt(untied_a * untied_b)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n_classes", [2, 3, 6])
+def test_rank_correlations_match_scipy(seed, n_classes):
+    y_true, y_pred = _random_labels(120, n_classes, seed)
+    order = SHUFFLED_ORDER[:n_classes]
+    # Labels whose class order is not their sorted order: scipy gets the ranks.
+    named_true, named_pred = np.array(order)[y_true], np.array(order)[y_pred]
+    assert spearman_rho(named_true, named_pred, classes=order) == pytest.approx(
+        spearmanr(y_true, y_pred).statistic, rel=1e-12, abs=1e-12
+    )
+    assert kendall_tau_b(named_true, named_pred, classes=order) == pytest.approx(
+        kendalltau(y_true, y_pred, variant="b").statistic, rel=1e-12, abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_rank_correlations_match_direct_formulas(seed):
+    y_true, y_pred = _random_labels(70, 5, seed)
+    weights = _random_weights(70, seed)
+    assert spearman_rho(
+        y_true, y_pred, classes=range(5), sample_weight=weights
+    ) == pytest.approx(_oracle_weighted_spearman(y_true, y_pred, weights), rel=1e-12)
+    assert kendall_tau_b(
+        y_true, y_pred, classes=range(5), sample_weight=weights
+    ) == pytest.approx(_oracle_weighted_kendall(y_true, y_pred, weights), rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", [spearman_rho, kendall_tau_b])
+def test_rank_correlations_of_perfect_reversed_and_constant_predictions(metric):
+    y = np.array([0, 0, 1, 2, 2, 3])
+    assert metric(y, y) == pytest.approx(1.0)
+    assert metric(y, 3 - y) == pytest.approx(-1.0)
+    # Undefined (one ranking is constant): no association, not NaN.
+    assert metric(y, np.full(6, 2)) == 0.0
+    assert metric(np.full(6, 1), y) == 0.0
+    assert metric([1, 1, 2], [1, 1, 1], sample_weight=[1.0, 2.0, 0.0]) == 0.0
+    # A monotone relabelling that keeps the order keeps the score.
+    coarse = np.minimum(y, 2)
+    assert metric(y, coarse) == pytest.approx(metric(y + 10, coarse * 3))
+
+
+def test_rank_correlations_ignore_the_distance_between_classes():
+    # Unlike MAE, only the order of the predictions counts.
+    y_true = [0, 1, 2, 3]
+    assert spearman_rho(y_true, [0, 0, 0, 3], classes=range(4)) == pytest.approx(
+        spearman_rho(y_true, [0, 0, 0, 1], classes=range(4))
+    )
+    assert mae(y_true, [0, 0, 0, 3]) < mae(y_true, [0, 0, 0, 1], classes=range(4))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sensitivities_match_sklearn_recall(seed):
+    y_true, y_pred = _random_labels(90, 5, seed)
+    weights = _random_weights(90, seed)
+    for sample_weight in (None, weights):
+        present = np.unique(
+            y_true if sample_weight is None else y_true[sample_weight > 0]
+        )
+        recalls = recall_score(
+            y_true,
+            y_pred,
+            labels=present,
+            average=None,
+            sample_weight=sample_weight,
+        )
+        kwargs = {"classes": range(5), "sample_weight": sample_weight}
+        assert minimum_sensitivity(y_true, y_pred, **kwargs) == pytest.approx(
+            recalls.min(), rel=1e-12
+        )
+        assert geometric_mean_sensitivity(y_true, y_pred, **kwargs) == pytest.approx(
+            np.prod(recalls) ** (1 / len(recalls)), rel=1e-12
+        )
+
+
+def test_sensitivities_count_only_true_classes_and_hit_zero_on_a_missed_one():
+    # Class 3 is predicted but never true: it has no recall to count.
+    y_true, y_pred = [0, 0, 1, 1], [0, 3, 1, 1]
+    assert minimum_sensitivity(y_true, y_pred, classes=range(4)) == 0.5
+    assert geometric_mean_sensitivity(
+        y_true, y_pred, classes=range(4)
+    ) == pytest.approx(np.sqrt(0.5))
+    # Class 1 is never predicted right: both scores are 0.
+    assert minimum_sensitivity([0, 1, 2], [0, 2, 2]) == 0.0
+    assert geometric_mean_sensitivity([0, 1, 2], [0, 2, 2]) == 0.0
+    assert geometric_mean_sensitivity([0, 1, 2], [0, 1, 2]) == 1.0
 
 
 def test_absent_classes_widen_the_rank_gap():
@@ -462,7 +636,16 @@ LABEL_SCORERS = {
     "neg_amae": (neg_amae_scorer, amae, -1),
     "neg_mmae": (neg_mmae_scorer, mmae, -1),
     "qwk": (qwk_scorer, qwk, 1),
+    "linear_weighted_kappa": (linear_weighted_kappa_scorer, linear_weighted_kappa, 1),
     "off_by_one_accuracy": (off_by_one_accuracy_scorer, off_by_one_accuracy, 1),
+    "spearman_rho": (spearman_rho_scorer, spearman_rho, 1),
+    "kendall_tau_b": (kendall_tau_b_scorer, kendall_tau_b, 1),
+    "minimum_sensitivity": (minimum_sensitivity_scorer, minimum_sensitivity, 1),
+    "geometric_mean_sensitivity": (
+        geometric_mean_sensitivity_scorer,
+        geometric_mean_sensitivity,
+        1,
+    ),
 }
 PROBA_SCORERS = {
     "neg_ranked_probability_score": (
@@ -873,7 +1056,7 @@ def _score_request(scorer):
 @pytest.mark.parametrize("name", sorted(ALL_SCORERS))
 def test_scorers_pass_sample_weight_to_the_metric(name):
     scorer, metric, sign = ALL_SCORERS[name]
-    X, y = _ordinal_data(noise=2.0)
+    X, y = _ordinal_data(noise=1.0)
     weights = _random_weights(len(y), seed=0)
     clf = LogisticRegression().fit(X, y)
     response = _response(name, clf, X)
@@ -915,7 +1098,7 @@ def _routed_cross_validate(name, request, X, y, weights, cv):
 @pytest.mark.parametrize("name", sorted(ALL_SCORERS))
 def test_routed_sample_weight_reaches_the_scorer_on_each_test_fold(name):
     _, metric, sign = ALL_SCORERS[name]
-    X, y = _ordinal_data(noise=2.0)
+    X, y = _ordinal_data(noise=1.0)
     weights = _random_weights(len(y), seed=1)
     cv = KFold(3, shuffle=True, random_state=0)
     result = _routed_cross_validate(name, True, X, y, weights, cv)
