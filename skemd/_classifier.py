@@ -212,8 +212,28 @@ def _index_labels(y, classes, source) -> np.ndarray:
         missing = [label for label in np.unique(y).tolist() if label not in known]
         raise ValueError(
             f"y contains labels that {source} does not cover: {missing[:10]}."
-            f" {source} is {list(classes.tolist())}."
+            f" {source} is {list(classes.tolist())}.{_positions_hint(y, classes)}"
         ) from None
+
+
+def _positions_hint(y, classes) -> str:
+    """Advice when y looks like label positions given for labels that are not."""
+    if y.dtype.kind not in "iu" or y.size == 0:
+        return ""
+    if any(isinstance(label, numbers.Integral) for label in classes.tolist()):
+        return ""
+    if y.min() < 0 or y.max() >= classes.size:
+        return ""
+    return (
+        " y holds integers 0.."
+        f"{classes.size - 1} in place of these labels: a scikit-learn "
+        "meta-estimator that encodes the labels itself (BaggingClassifier, "
+        "VotingClassifier, StackingClassifier, cross_val_predict with "
+        "predict_proba) passes on their positions in sorted order, which loses "
+        "the class order. Give the meta-estimator labels that sort in class "
+        "order, such as integer codes: y_codes = pandas.Categorical(y, "
+        "categories=order).codes, and leave classes unset."
+    )
 
 
 @contextlib.contextmanager
