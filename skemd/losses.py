@@ -233,6 +233,71 @@ def _soft_target(
     )
 
 
+def _flatten_positions(
+    input: torch.Tensor, target: torch.Tensor, sample_weight
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, tuple[int, ...]]:
+    """Inputs of shape (N, K, d1, ..., dk) as rows of K classes, one per position.
+
+    Returns the rows, the targets and weights flattened alike, and the shape
+    (N, d1, ..., dk) of the per-position losses.
+    """
+    n_samples, n_classes = input.shape[:2]
+    loss_shape = (n_samples, *input.shape[2:])
+    rows = input.movedim(1, -1).reshape(-1, n_classes)
+    if tuple(target.shape) == loss_shape:
+        flat_target = target.reshape(-1)
+    elif tuple(target.shape) == tuple(input.shape):
+        flat_target = target.movedim(1, -1).reshape(-1, n_classes)
+    else:
+        raise ValueError(
+            f"For input of shape {tuple(input.shape)} (N, K, d1, ...), target must "
+            f"be class indices of shape {loss_shape} or soft targets of shape "
+            f"{tuple(input.shape)}; got shape {tuple(target.shape)}."
+        )
+    if sample_weight is not None:
+        sample_weight = torch.as_tensor(sample_weight, device=input.device)
+        if tuple(sample_weight.shape) == (n_samples,):
+            spread = (n_samples,) + (1,) * (len(loss_shape) - 1)
+            sample_weight = sample_weight.reshape(spread).expand(loss_shape)
+        elif tuple(sample_weight.shape) != loss_shape:
+            raise ValueError(
+                f"sample_weight has shape {tuple(sample_weight.shape)}; expected "
+                f"{loss_shape}, one weight per position, or ({n_samples},), one "
+                "per sample."
+            )
+        sample_weight = sample_weight.reshape(-1)
+    return rows, flat_target, sample_weight, loss_shape
+
+
+def _leave_out_ignored(
+    target: torch.Tensor, sample_weight, ignore_index: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets with ``ignore_index`` replaced by class 0, and weights that are 0 there.
+
+    A weight of 0 leaves the sample out of the loss, of a weighted mean's total
+    and of the gradient, with no transfer to the host to find the samples.
+    """
+    if target.dim() != 1:
+        raise ValueError(
+            "ignore_index applies to targets of class indices; soft targets "
+            f"(shape {tuple(target.shape)}) have no class to ignore: give a row "
+            "weight 0 in sample_weight instead."
+        )
+    index = _class_index(target)
+    keep = index != ignore_index
+    if sample_weight is None:
+        weight = keep
+    else:
+        weight = torch.as_tensor(sample_weight, device=index.device)
+        if weight.shape != index.shape:
+            raise ValueError(
+                f"sample_weight has shape {tuple(weight.shape)}; expected "
+                f"{tuple(index.shape)}, one weight per sample."
+            )
+        weight = weight * keep
+    return index.masked_fill(~keep, 0), weight
+
+
 def _reduce(
     per_sample: torch.Tensor, sample_weight: torch.Tensor | None, reduction: str
 ) -> torch.Tensor:
@@ -269,6 +334,7 @@ def squared_emd_loss(
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
     from_logits: bool = True,
+    ignore_index: int | None = None,
 ) -> torch.Tensor:
     r"""Exact squared Earth Mover's Distance between predicted and target classes.
 
@@ -287,28 +353,43 @@ def squared_emd_loss(
     For soft targets the row :math:`M_{y, \cdot}` is replaced by its expectation under
     the target, :math:`t^\top M`, which is the same for a one-hot target.
 
+    As with :func:`torch.nn.functional.cross_entropy`, the input may have
+    further dimensions after the classes, ``(N, K, d1, ..., dk)`` (a class
+    distribution per pixel or per token); each position is then a sample.
+
     Parameters
     ----------
-    input : torch.Tensor of shape (N, K)
-        Logits (default) or probabilities when ``from_logits=False``.
-    target : torch.Tensor of shape (N,) or (N, K)
-        Class indices (any integer dtype) or soft targets whose rows sum to 1.
+    input : torch.Tensor of shape (N, K) or (N, K, d1, ..., dk)
+        Logits (default) or probabilities when ``from_logits=False``, classes in
+        the second dimension.
+    target : torch.Tensor
+        Class indices (any integer dtype) of shape (N,) or (N, d1, ..., dk), or
+        soft targets of the input's shape that sum to 1 over the classes.
     ground_distance : torch.Tensor of shape (K, K), default=None
         The matrix :math:`M`. ``None`` uses the class order (the exact 1-D form).
         Entries may be negative (a learned matrix with an offset rewards near
         classes); the matrix is moved to the input's device and dtype.
-    sample_weight : torch.Tensor of shape (N,), default=None
-        Per-sample weights. With ``reduction="mean"`` the result is the weighted
-        mean, ``sum(w * loss) / sum(w)``.
+    sample_weight : torch.Tensor of shape (N,) or (N, d1, ..., dk), default=None
+        Per-sample weights (per position, or per sample and spread over its
+        positions). With ``reduction="mean"`` the result is the weighted mean,
+        ``sum(w * loss) / sum(w)``.
     reduction : {"mean", "sum", "none"}, default="mean"
         How to reduce the per-sample losses.
     from_logits : bool, default=True
         Whether ``input`` holds logits (a softmax is applied) or probabilities.
+    ignore_index : int, default=None
+        A target value that marks samples (padding, unlabelled pixels) to leave
+        out of the loss and its gradient, as in
+        :func:`torch.nn.functional.cross_entropy` (whose default is ``-100``;
+        here the default ``None`` ignores nothing, so a stray value is an
+        error). The mean is over the samples left; it is NaN when none is left,
+        as cross-entropy's. For class-index targets only.
 
     Returns
     -------
     loss : torch.Tensor
-        A scalar, or the per-sample losses of shape (N,) with ``reduction="none"``.
+        A scalar, or the per-sample losses of shape (N,) (or (N, d1, ..., dk))
+        with ``reduction="none"``, 0 where the target is ``ignore_index``.
 
     Notes
     -----
@@ -339,15 +420,31 @@ def squared_emd_loss(
     [0.0005, 0.6319]
     """
     _check_reduction(reduction)
+    if input.dim() > 2:
+        rows, target, sample_weight, loss_shape = _flatten_positions(
+            input, target, sample_weight
+        )
+        loss = squared_emd_loss(
+            rows,
+            target,
+            ground_distance,
+            sample_weight=sample_weight,
+            reduction=reduction,
+            from_logits=from_logits,
+            ignore_index=ignore_index,
+        )
+        return loss.reshape(loss_shape) if reduction == "none" else loss
     if input.dim() != 2:
         raise ValueError(
-            f"input must have shape (N, K); got shape {tuple(input.shape)}."
+            "input must have shape (N, K) or (N, K, d1, ..., dk); got shape "
+            f"{tuple(input.shape)}."
         )
     n_samples, n_classes = input.shape
-    if target.shape[0] != n_samples:
-        raise ValueError(
-            f"input has {n_samples} samples but target has {target.shape[0]}."
-        )
+    if target.dim() == 0 or target.shape[0] != n_samples:
+        got = "a single value" if target.dim() == 0 else target.shape[0]
+        raise ValueError(f"input has {n_samples} samples but target has {got}.")
+    if ignore_index is not None:
+        target, sample_weight = _leave_out_ignored(target, sample_weight, ignore_index)
     dtype = input.dtype if input.dtype.is_floating_point else torch.get_default_dtype()
     if ground_distance is not None:
         ground_distance = torch.as_tensor(
@@ -450,6 +547,14 @@ class SquaredEMDLoss(nn.Module):
     from_logits : bool, default=True
         Whether the input holds logits. Cross-entropy needs logits: with
         ``from_logits=False`` the logarithm of the probabilities is used.
+    ignore_index : int, default=None
+        A target value whose samples are left out of both terms and of the
+        mean, as in :class:`torch.nn.CrossEntropyLoss` (see
+        :func:`squared_emd_loss`); ``None`` ignores nothing.
+
+    Inputs of shape ``(N, K, d1, ..., dk)`` with targets of shape
+    ``(N, d1, ..., dk)`` (or soft targets of the input's shape) are taken as
+    for :class:`torch.nn.CrossEntropyLoss`: one sample per position.
 
     Examples
     --------
@@ -469,6 +574,8 @@ class SquaredEMDLoss(nn.Module):
     """
 
     ground_distance: torch.Tensor | None
+    # A class default, so that modules pickled before the parameter existed load.
+    ignore_index: int | None = None
 
     def __init__(
         self,
@@ -478,6 +585,7 @@ class SquaredEMDLoss(nn.Module):
         emd_weight: float = 1.0,
         reduction: str = "mean",
         from_logits: bool = True,
+        ignore_index: int | None = None,
     ) -> None:
         super().__init__()
         _check_reduction(reduction)
@@ -490,6 +598,7 @@ class SquaredEMDLoss(nn.Module):
         self.emd_weight = float(emd_weight)
         self.reduction = reduction
         self.from_logits = from_logits
+        self.ignore_index = ignore_index
 
     def forward(
         self,
@@ -501,18 +610,29 @@ class SquaredEMDLoss(nn.Module):
 
         Parameters
         ----------
-        input : torch.Tensor of shape (N, K)
+        input : torch.Tensor of shape (N, K) or (N, K, d1, ..., dk)
             Logits, or probabilities when ``from_logits=False``.
-        target : torch.Tensor of shape (N,) or (N, K)
-            Class indices or soft targets.
-        sample_weight : torch.Tensor of shape (N,), default=None
-            Per-sample weights.
+        target : torch.Tensor
+            Class indices of shape (N,) or (N, d1, ..., dk), or soft targets of
+            the input's shape.
+        sample_weight : torch.Tensor of shape (N,) or (N, d1, ..., dk), default=None
+            Per-sample (or per-position) weights.
 
         Returns
         -------
         loss : torch.Tensor
             The reduced loss, or per-sample losses with ``reduction="none"``.
         """
+        if input.dim() > 2:
+            rows, target, sample_weight, loss_shape = _flatten_positions(
+                input, target, sample_weight
+            )
+            loss = self(rows, target, sample_weight)
+            return loss.reshape(loss_shape) if self.reduction == "none" else loss
+        if self.ignore_index is not None:
+            target, sample_weight = _leave_out_ignored(
+                target, sample_weight, self.ignore_index
+            )
         # Terms with weight 0 are skipped and weights of 1 not applied: this runs
         # once per batch, and every extra operation counts on small batches.
         if self.ce_weight == 0.0 and self.emd_weight != 0.0:
@@ -576,7 +696,10 @@ class SquaredEMDLoss(nn.Module):
 
     def extra_repr(self) -> str:
         kind = "ordinal" if self.ground_distance is None else "matrix"
+        ignored = (
+            "" if self.ignore_index is None else f", ignore_index={self.ignore_index}"
+        )
         return (
             f"ground_distance={kind}, ce_weight={self.ce_weight}, "
-            f"emd_weight={self.emd_weight}, reduction={self.reduction!r}"
+            f"emd_weight={self.emd_weight}, reduction={self.reduction!r}{ignored}"
         )

@@ -537,10 +537,15 @@ def test_module_bad_reduction_raises():
         SquaredEMDLoss(reduction="batchmean")
 
 
-@pytest.mark.parametrize("shape", [(3,), (2, 3, 4)])
-def test_input_not_2d_raises(shape):
+@pytest.mark.parametrize("shape", [(3,), ()])
+def test_input_of_fewer_than_2_dims_raises(shape):
     with pytest.raises(ValueError, match=r"input must have shape \(N, K\)"):
         squared_emd_loss(torch.zeros(shape), torch.tensor([0, 1]))
+
+
+def test_target_that_is_a_scalar_raises():
+    with pytest.raises(ValueError, match="input has 2 samples but target has a"):
+        squared_emd_loss(torch.zeros(2, 3), torch.tensor(1))
 
 
 @pytest.mark.parametrize("form", ["ordered", "matrix"])
@@ -991,3 +996,199 @@ def test_module_as_skorch_criterion(form):
     assert len(train_loss) == 2
     assert np.isfinite(train_loss).all()
     assert not torch.equal(net.module_.weight.detach(), initial_weight)
+
+
+# --------------------------------------------------------------------------- #
+# Inputs with positions, (N, K, d1, ..., dk), and ignore_index
+# --------------------------------------------------------------------------- #
+
+
+def _positions_batch(seed=3, k=5, shape=(2, 3, 4)):
+    """Logits (N, K, d1, d2), class indices, soft targets and per-position weights."""
+    rng = _rng(seed)
+    n, *positions = shape
+    z = _t(rng.normal(scale=2.0, size=(n, k, *positions)))
+    y = torch.as_tensor(rng.integers(0, k, size=shape))
+    soft = _t(np.moveaxis(rng.dirichlet(np.ones(k), size=shape), -1, 1))
+    w = _t(rng.uniform(0.0, 3.0, size=shape))
+    return z, y, soft, w
+
+
+def _np_rows(z):
+    """(N, K, d1, ...) as rows of K, position by position (C order)."""
+    k = z.shape[1]
+    return np.moveaxis(np.asarray(z), 1, -1).reshape(-1, k)
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+@pytest.mark.parametrize("soft", [False, True])
+def test_positions_match_numpy_per_position(form, soft):
+    z, y, soft_t, _ = _positions_batch()
+    k = z.shape[1]
+    m = None if form == "ordered" else _cost_matrix(_rng(4), k)
+    target = soft_t if soft else y
+    t = _np_rows(soft_t) if soft else _np_onehot(y.numpy().reshape(-1), k)
+    p = _np_softmax(_np_rows(z))
+    expected = _np_ordered(p, t) if m is None else _np_matrix(p, t, m)
+    m = None if m is None else _t(m)
+    per_position = squared_emd_loss(z, target, m, reduction="none")
+    assert per_position.shape == y.shape
+    np.testing.assert_allclose(per_position.numpy().reshape(-1), expected, rtol=1e-10)
+    assert squared_emd_loss(z, target, m).item() == pytest.approx(expected.mean())
+    assert squared_emd_loss(z, target, m, reduction="sum").item() == pytest.approx(
+        expected.sum()
+    )
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_positions_take_weights_per_position_or_per_sample(form):
+    z, y, _, w = _positions_batch()
+    m = None if form == "ordered" else _t(_cost_matrix(_rng(4), z.shape[1]))
+    per_position = squared_emd_loss(z, y, m, reduction="none")
+    assert squared_emd_loss(z, y, m, sample_weight=w).item() == pytest.approx(
+        (w * per_position).sum().item() / w.sum().item()
+    )
+    per_sample = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    spread = per_sample[:, None, None].expand_as(w)
+    assert squared_emd_loss(z, y, m, sample_weight=per_sample).item() == (
+        pytest.approx((spread * per_position).sum().item() / spread.sum().item())
+    )
+    torch.testing.assert_close(
+        squared_emd_loss(z, y, m, sample_weight=per_sample, reduction="none"),
+        spread * per_position,
+    )
+
+
+def test_positions_gradcheck():
+    z, y, soft, w = _positions_batch(shape=(2, 3))
+    z.requires_grad_(True)
+    for target in (y, soft):
+        assert torch.autograd.gradcheck(
+            lambda x, target=target: squared_emd_loss(x, target), (z,)
+        )
+    assert torch.autograd.gradcheck(
+        lambda x: squared_emd_loss(x, y, sample_weight=w, reduction="sum"), (z,)
+    )
+
+
+@pytest.mark.parametrize(
+    "target_shape", [(2, 3), (2, 4, 3), (2, 5, 3, 5), (2, 3, 4, 1)]
+)
+def test_positions_with_a_target_of_the_wrong_shape_raise(target_shape):
+    z = torch.zeros(2, 5, 3, 4)
+    with pytest.raises(ValueError, match=r"target must be class indices of shape"):
+        squared_emd_loss(z, torch.zeros(target_shape, dtype=torch.long))
+
+
+def test_positions_with_weights_of_the_wrong_shape_raise():
+    z, y = torch.zeros(2, 5, 3), torch.zeros(2, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"sample_weight has shape \(3,\)"):
+        squared_emd_loss(z, y, sample_weight=torch.ones(3))
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ignore_index_equals_leaving_the_samples_out(batch, form, weighted):
+    z, y, w, m = batch
+    m = None if form == "ordered" else m
+    w = w if weighted else None
+    ignored = y.clone()
+    drop = torch.tensor([1, 4, 5])
+    ignored[drop] = -100
+    keep = torch.ones(len(y), dtype=torch.bool)
+    keep[drop] = False
+    kept_w = None if w is None else w[keep]
+    for reduction in ("mean", "sum"):
+        expected = squared_emd_loss(
+            z[keep], y[keep], m, sample_weight=kept_w, reduction=reduction
+        )
+        got = squared_emd_loss(
+            z, ignored, m, sample_weight=w, reduction=reduction, ignore_index=-100
+        )
+        torch.testing.assert_close(got, expected)
+    per_sample = squared_emd_loss(
+        z, ignored, m, sample_weight=w, reduction="none", ignore_index=-100
+    )
+    assert torch.all(per_sample[drop] == 0)
+    # No gradient reaches the ignored samples' logits.
+    z = z.clone().requires_grad_(True)
+    squared_emd_loss(z, ignored, m, sample_weight=w, ignore_index=-100).backward()
+    assert torch.all(z.grad[drop] == 0)
+    assert torch.all(z.grad[keep].abs().sum(dim=1) > 0)
+
+
+def test_ignore_index_may_be_a_class():
+    z, y, _, _ = _positions_batch()
+    keep = y != 2
+    expected = squared_emd_loss(z.movedim(1, -1)[keep], y[keep])
+    torch.testing.assert_close(squared_emd_loss(z, y, ignore_index=2), expected)
+
+
+def test_ignore_index_with_positions_matches_cross_entropy_semantics():
+    # The cross-entropy term alone must equal torch's cross-entropy with the
+    # same ignore_index, for inputs with positions and every reduction.
+    z, y, _, _ = _positions_batch()
+    y = y.clone()
+    y[0, 1, :2] = -100
+    y[1, 2, 3] = -100
+    for reduction in ("mean", "sum", "none"):
+        criterion = SquaredEMDLoss(
+            ce_weight=1.0, emd_weight=0.0, reduction=reduction, ignore_index=-100
+        )
+        torch.testing.assert_close(
+            criterion(z, y),
+            F.cross_entropy(z, y, ignore_index=-100, reduction=reduction),
+        )
+
+
+def test_module_mix_with_positions_and_ignore_index_is_the_sum_of_terms():
+    z, y, _, w = _positions_batch()
+    y = y.clone()
+    y[1, 0, :] = -1
+    criterion = SquaredEMDLoss(ce_weight=0.3, ignore_index=-1)
+    keep = y != -1
+    rows, kept_y, kept_w = z.movedim(1, -1)[keep], y[keep], w[keep]
+    expected = (
+        0.3 * (F.cross_entropy(rows, kept_y, reduction="none") * kept_w).sum()
+        + (squared_emd_loss(rows, kept_y, reduction="none") * kept_w).sum()
+    ) / kept_w.sum()
+    torch.testing.assert_close(criterion(z, y, sample_weight=w), expected)
+    assert "ignore_index=-1" in repr(criterion)
+
+
+def test_everything_ignored_gives_nan_like_cross_entropy():
+    z, y = torch.zeros(3, 4), torch.full((3,), -100)
+    assert torch.isnan(F.cross_entropy(z, y, ignore_index=-100))
+    assert torch.isnan(squared_emd_loss(z, y, ignore_index=-100))
+    assert squared_emd_loss(z, y, ignore_index=-100, reduction="sum").item() == 0.0
+
+
+def test_ignore_index_with_soft_targets_raises():
+    with pytest.raises(ValueError, match="ignore_index applies to targets of class"):
+        squared_emd_loss(torch.zeros(2, 3), torch.full((2, 3), 1 / 3), ignore_index=0)
+
+
+def test_without_ignore_index_a_padding_value_is_an_error():
+    with pytest.raises(RuntimeError, match="Class values must be"):
+        squared_emd_loss(torch.zeros(2, 3), torch.tensor([0, -100]))
+
+
+def test_module_pickled_before_ignore_index_still_works(batch):
+    z, y, _, _ = batch
+    criterion = SquaredEMDLoss()
+    del criterion.__dict__["ignore_index"]  # as unpickled from an older version
+    torch.testing.assert_close(criterion(z, y), squared_emd_loss(z, y))
+
+
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_positions_and_ignore_index_on_device(form, device):
+    z, y, _, w = _positions_batch()
+    y = y.clone()
+    y[0, 0, 0] = -100
+    m = None if form == "ordered" else _t(_cost_matrix(_rng(4), z.shape[1]))
+    expected = squared_emd_loss(z, y, m, sample_weight=w, ignore_index=-100)
+    on_device = [None if t is None else t.to(device) for t in (z, y, m, w)]
+    z_d, y_d, m_d, w_d = on_device
+    got = squared_emd_loss(z_d, y_d, m_d, sample_weight=w_d, ignore_index=-100)
+    assert got.device.type == device
+    torch.testing.assert_close(got.cpu(), expected)
