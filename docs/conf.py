@@ -134,6 +134,10 @@ BENCHMARK_REPORTS = {
         "Training speed on the CPU",
         "python benchmarks/speed.py",
     ),
+    "speed_cpu_epyc.md": (
+        "Training speed on the CPU, second machine (AMD EPYC)",
+        "python benchmarks/speed.py --output benchmarks/results/speed_cpu_epyc.md",
+    ),
     "speed_cuda.md": (
         "Training speed on a GPU",
         "python benchmarks/speed.py --device cuda",
