@@ -86,6 +86,7 @@ __all__ = [
     "neg_squared_emd_score_scorer",
     "off_by_one_accuracy",
     "off_by_one_accuracy_scorer",
+    "ordinal_report",
     "qwk",
     "qwk_scorer",
     "ranked_probability_score",
@@ -1088,6 +1089,171 @@ def squared_emd_score(
     true_ranks, proba = _check_proba(y_true, y_proba, classes)
     weights = _check_sample_weight(sample_weight, true_ranks.size)
     return _mean(_cdf_sq_error_sum(true_ranks, proba), weights) / proba.shape[1]
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+# The overall scores of ordinal_report: key, name in the text, better.
+_REPORT_LABEL_METRICS = (
+    ("accuracy", "accuracy", "higher"),
+    ("mae", "mean absolute error (MAE)", "lower"),
+    ("amae", "average MAE per class (AMAE)", "lower"),
+    ("mmae", "largest MAE of a class (MMAE)", "lower"),
+    ("off_by_one_accuracy", "off by at most one class", "higher"),
+    ("qwk", "quadratic weighted kappa", "higher"),
+    ("linear_weighted_kappa", "linear weighted kappa", "higher"),
+    ("spearman_rho", "Spearman's rho", "higher"),
+    ("kendall_tau_b", "Kendall's tau-b", "higher"),
+    ("minimum_sensitivity", "minimum sensitivity", "higher"),
+    ("geometric_mean_sensitivity", "geometric mean of sensitivities", "higher"),
+)
+_REPORT_PROBA_METRICS = (
+    ("ranked_probability_score", "ranked probability score", "lower"),
+    ("squared_emd_score", "squared EMD", "lower"),
+)
+
+
+def ordinal_report(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    y_proba: ArrayLike | None = None,
+    classes: ClassOrder = None,
+    sample_weight: ArrayLike | None = None,
+    digits: int = 3,
+    output_dict: bool = False,
+) -> str | dict:
+    """A report of the ordinal metrics, overall and for each true class.
+
+    The ordinal counterpart of ``sklearn.metrics.classification_report``: one
+    row per class in class order, with its support (the number, or the total
+    weight, of its true samples), how often it was predicted, its recall and
+    the mean absolute error of its samples; then every label metric of this
+    module, and with ``y_proba`` the probability metrics.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    y_proba : array-like of shape (n_samples, n_classes), default=None
+        Predicted probabilities, columns in class order, for the ranked
+        probability score and the squared EMD.
+    classes : array-like of shape (n_classes,) or fitted estimator, default=None
+        The class order: the labels from lowest to highest, or a fitted
+        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
+        labels of ``y_true`` and ``y_pred`` together.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, not all zero, used by every
+        figure of the report.
+    digits : int, default=3
+        Digits after the decimal point in the text.
+    output_dict : bool, default=False
+        Return a dict instead of text.
+
+    Returns
+    -------
+    report : str or dict
+        The text, or a dict with one entry per class, keyed by ``str(label)``
+        and holding ``"support"``, ``"predicted"``, ``"recall"`` and ``"mae"``
+        (NaN for a class without true samples), and the overall scores under
+        the names of their functions (``"accuracy"``, ``"mae"``, ``"qwk"``,
+        ...), with ``"support"`` the total.
+
+    Examples
+    --------
+    >>> from skemd.metrics import ordinal_report
+    >>> y_true = ["low", "low", "mid", "high", "high"]
+    >>> y_pred = ["low", "mid", "mid", "mid", "high"]
+    >>> report = ordinal_report(y_true, y_pred, classes=["low", "mid", "high"],
+    ...                         output_dict=True)
+    >>> report["mid"]
+    {'support': 1.0, 'predicted': 3.0, 'recall': 1.0, 'mae': 0.0}
+    >>> report["mae"]
+    0.4
+    """
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    order = _class_order(
+        classes, _check_labels(y_true, "y_true"), _check_labels(y_pred, "y_pred")
+    )
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    confusion = _confusion(true_ranks, pred_ranks, n_classes, weights)
+    support = confusion.sum(axis=1)
+    steps = np.arange(n_classes)
+    distance = np.abs(steps[:, None] - steps[None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(support > 0, np.diagonal(confusion) / support, np.nan)
+        class_mae = np.where(
+            support > 0, (confusion * distance).sum(axis=1) / support, np.nan
+        )
+
+    report: dict[str, Any] = {}
+    for k, label in enumerate(order.tolist()):
+        report[str(label)] = {
+            "support": float(support[k]),
+            "predicted": float(confusion[:, k].sum()),
+            "recall": float(recall[k]),
+            "mae": float(class_mae[k]),
+        }
+    scores = {"accuracy": float(np.trace(confusion) / confusion.sum())}
+    metrics = {
+        "mae": mae,
+        "amae": amae,
+        "mmae": mmae,
+        "off_by_one_accuracy": off_by_one_accuracy,
+        "qwk": qwk,
+        "linear_weighted_kappa": linear_weighted_kappa,
+        "spearman_rho": spearman_rho,
+        "kendall_tau_b": kendall_tau_b,
+        "minimum_sensitivity": minimum_sensitivity,
+        "geometric_mean_sensitivity": geometric_mean_sensitivity,
+    }
+    for key, metric in metrics.items():
+        scores[key] = metric(y_true, y_pred, classes=order, sample_weight=weights)
+    shown = list(_REPORT_LABEL_METRICS)
+    if y_proba is not None:
+        scores["ranked_probability_score"] = ranked_probability_score(
+            y_true, y_proba, classes=order, sample_weight=weights
+        )
+        scores["squared_emd_score"] = squared_emd_score(
+            y_true, y_proba, classes=order, sample_weight=weights
+        )
+        shown += _REPORT_PROBA_METRICS
+    report.update(scores)
+    report["support"] = float(confusion.sum())
+    if output_dict:
+        return report
+    return _report_text(report, order, shown, weights is not None, digits)
+
+
+def _report_text(report, order, shown, weighted: bool, digits: int) -> str:
+    count = f"{{:.{digits}f}}" if weighted else "{:.0f}"
+    score = f"{{:.{digits}f}}"
+    names = [str(label) for label in order.tolist()]
+    width = max(len("class"), len("all"), *(len(name) for name in names))
+    header = (
+        f"{'class':>{width}}  {'support':>9}  {'predicted':>9}  "
+        f"{'recall':>8}  {'MAE':>8}"
+    )
+    lines = [header, ""]
+    for name in names:
+        row = report[name]
+        recall = "-" if np.isnan(row["recall"]) else score.format(row["recall"])
+        error = "-" if np.isnan(row["mae"]) else score.format(row["mae"])
+        lines.append(
+            f"{name:>{width}}  {count.format(row['support']):>9}  "
+            f"{count.format(row['predicted']):>9}  {recall:>8}  {error:>8}"
+        )
+    total = count.format(report["support"])
+    lines += [f"{'all':>{width}}  {total:>9}  {total:>9}", ""]
+    title_width = max(len(title) for _, title, _ in shown)
+    for key, title, better in shown:
+        value = score.format(report[key])
+        lines.append(f"{title:<{title_width}}  {value:>8}  ({better} is better)")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import inspect
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -33,6 +34,7 @@ from skemd.metrics import (
     neg_squared_emd_score_scorer,
     off_by_one_accuracy,
     off_by_one_accuracy_scorer,
+    ordinal_report,
     qwk,
     qwk_scorer,
     ranked_probability_score,
@@ -1249,3 +1251,104 @@ def test_scorer_request_survives_pickling():
         restored = pickle.loads(pickle.dumps(scorer))
         assert _score_request(restored) == {"sample_weight": True}
     assert repr(restored) == repr(qwk_scorer)
+
+
+# --- ordinal_report ------------------------------------------------------------
+
+REPORT_METRICS = {
+    "mae": mae,
+    "amae": amae,
+    "mmae": mmae,
+    "qwk": qwk,
+    "linear_weighted_kappa": linear_weighted_kappa,
+    "off_by_one_accuracy": off_by_one_accuracy,
+    "spearman_rho": spearman_rho,
+    "kendall_tau_b": kendall_tau_b,
+    "minimum_sensitivity": minimum_sensitivity,
+    "geometric_mean_sensitivity": geometric_mean_sensitivity,
+}
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ordinal_report_scores_are_the_metrics(weighted):
+    true_ranks, pred_ranks = _random_labels(90, 5, seed=2)
+    _, proba = _random_proba(90, 5, seed=3)
+    order = SHUFFLED_ORDER[:5]
+    y_true, y_pred = _named(true_ranks), _named(pred_ranks)
+    weights = _random_weights(90, seed=2) if weighted else None
+    report = ordinal_report(
+        y_true,
+        y_pred,
+        y_proba=proba,
+        classes=order,
+        sample_weight=weights,
+        output_dict=True,
+    )
+    kwargs = {"classes": order, "sample_weight": weights}
+    for key, metric in REPORT_METRICS.items():
+        assert report[key] == metric(y_true, y_pred, **kwargs), key
+    assert report["ranked_probability_score"] == ranked_probability_score(
+        y_true, proba, **kwargs
+    )
+    assert report["squared_emd_score"] == squared_emd_score(y_true, proba, **kwargs)
+    w = np.ones(90) if weights is None else weights
+    assert report["accuracy"] == pytest.approx(np.sum(w * (y_true == y_pred)) / w.sum())
+    assert report["support"] == pytest.approx(w.sum())
+
+
+def test_ordinal_report_rows_match_a_direct_count():
+    true_ranks, pred_ranks = _random_labels(120, 4, seed=5)
+    weights = _random_weights(120, seed=5)
+    report = ordinal_report(
+        true_ranks, pred_ranks, sample_weight=weights, output_dict=True
+    )
+    for k in range(4):
+        mine = true_ranks == k
+        row = report[str(k)]
+        assert row["support"] == pytest.approx(weights[mine].sum())
+        assert row["predicted"] == pytest.approx(weights[pred_ranks == k].sum())
+        assert row["recall"] == pytest.approx(
+            weights[mine & (pred_ranks == k)].sum() / weights[mine].sum()
+        )
+        assert row["mae"] == pytest.approx(
+            np.sum(weights[mine] * np.abs(pred_ranks[mine] - k)) / weights[mine].sum()
+        )
+
+
+def test_ordinal_report_text_follows_the_class_order():
+    y_true = ["low", "high", "mid", "high", "low"]
+    y_pred = ["low", "mid", "mid", "high", "mid"]
+    text = ordinal_report(y_true, y_pred, classes=["low", "mid", "high", "top"])
+    rows = [line.split() for line in text.splitlines()]
+    labels = [row[0] for row in rows[2:6]]
+    assert labels == ["low", "mid", "high", "top"]
+    # "low": 2 true, 1 predicted right; "top" has no true samples.
+    assert rows[2] == ["low", "2", "1", "0.500", "0.500"]
+    assert rows[5] == ["top", "0", "0", "-", "-"]
+    assert "mean absolute error (MAE)           0.400  (lower is better)" in text
+    assert "ranked probability score" not in text
+    short = ordinal_report(y_true, y_pred, classes=["low", "mid", "high"], digits=1)
+    assert re.search(r"\(MAE\) +0\.4  \(lower is better\)", short)
+
+
+def test_ordinal_report_dict_has_nan_for_a_class_without_true_samples():
+    report = ordinal_report([0, 0, 1], [0, 2, 1], classes=[0, 1, 2], output_dict=True)
+    assert report["2"]["support"] == 0.0
+    assert report["2"]["predicted"] == 1.0
+    assert np.isnan(report["2"]["recall"]) and np.isnan(report["2"]["mae"])
+
+
+def test_ordinal_report_takes_the_order_of_a_fitted_estimator():
+    clf = _Fitted(ORDER)
+    report = ordinal_report(
+        ["high", "low"], ["mid", "low"], classes=clf, output_dict=True
+    )
+    assert list(report)[:3] == ORDER
+    assert report["mae"] == 0.5
+
+
+def test_ordinal_report_rejects_bad_input_like_the_metrics():
+    with pytest.raises(ValueError, match="y_pred contains labels that are not in"):
+        ordinal_report([0, 1], [0, 5], classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="y_proba has 2 columns but there are 3"):
+        ordinal_report([0, 1], [0, 2], y_proba=[[0.5, 0.5], [1.0, 0.0]])
