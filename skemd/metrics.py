@@ -380,12 +380,14 @@ def _per_class_mae(
 
 
 def _confusion(
-    true_ranks: np.ndarray,
-    pred_ranks: np.ndarray,
-    n_classes: int,
-    weights: np.ndarray | None,
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    classes: ClassOrder,
+    sample_weight: ArrayLike | None,
 ) -> np.ndarray:
-    """K x K matrix of (weighted) counts, true classes in rows, in class order."""
+    """Checked K x K matrix of (weighted) counts, true classes in rows, in order."""
+    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
+    weights = _check_sample_weight(sample_weight, true_ranks.size)
     return np.bincount(
         true_ranks * n_classes + pred_ranks,
         weights=weights,
@@ -598,9 +600,7 @@ def qwk(
     >>> round(qwk([0, 1, 2, 3], [0, 2, 2, 3]), 4)
     0.9
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    sample_weights = _check_sample_weight(sample_weight, true_ranks.size)
-    observed = _confusion(true_ranks, pred_ranks, n_classes, sample_weights)
+    observed = _confusion(y_true, y_pred, classes, sample_weight)
     return _weighted_kappa(observed, power=2)
 
 
@@ -662,9 +662,7 @@ def linear_weighted_kappa(
     >>> round(linear_weighted_kappa([0, 1, 2, 3], [0, 2, 2, 3]), 4)
     0.8
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    sample_weights = _check_sample_weight(sample_weight, true_ranks.size)
-    observed = _confusion(true_ranks, pred_ranks, n_classes, sample_weights)
+    observed = _confusion(y_true, y_pred, classes, sample_weight)
     return _weighted_kappa(observed, power=1)
 
 
@@ -753,9 +751,7 @@ def minimum_sensitivity(
     >>> minimum_sensitivity([0, 0, 1, 1, 2, 2], [0, 0, 1, 2, 2, 2])
     0.5
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    confusion = _confusion(true_ranks, pred_ranks, n_classes, weights)
+    confusion = _confusion(y_true, y_pred, classes, sample_weight)
     return float(np.min(_sensitivities(confusion)))
 
 
@@ -802,9 +798,7 @@ def geometric_mean_sensitivity(
     >>> geometric_mean_sensitivity([0, 0, 1, 1], [0, 0, 1, 0])
     0.7071067811865476
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    recalls = _sensitivities(_confusion(true_ranks, pred_ranks, n_classes, weights))
+    recalls = _sensitivities(_confusion(y_true, y_pred, classes, sample_weight))
     if np.any(recalls == 0.0):
         return 0.0
     return float(np.exp(np.mean(np.log(recalls))))
@@ -873,9 +867,7 @@ def spearman_rho(
     ...              classes=["low", "mid", "high"])
     0.8660254037844387
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    confusion = _confusion(true_ranks, pred_ranks, n_classes, weights)
+    confusion = _confusion(y_true, y_pred, classes, sample_weight)
     true_totals, pred_totals = confusion.sum(axis=1), confusion.sum(axis=0)
     if np.count_nonzero(true_totals) < 2 or np.count_nonzero(pred_totals) < 2:
         return 0.0
@@ -946,9 +938,7 @@ def kendall_tau_b(
     >>> round(kendall_tau_b([0, 1, 2, 2], [0, 2, 1, 2]), 4)
     0.4
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    confusion = _confusion(true_ranks, pred_ranks, n_classes, weights)
+    confusion = _confusion(y_true, y_pred, classes, sample_weight)
     true_totals, pred_totals = confusion.sum(axis=1), confusion.sum(axis=0)
     if np.count_nonzero(true_totals) < 2 or np.count_nonzero(pred_totals) < 2:
         return 0.0
@@ -1175,14 +1165,12 @@ def ordinal_report(
     >>> report["mae"]
     0.4
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
     order = _class_order(
         classes, _check_labels(y_true, "y_true"), _check_labels(y_pred, "y_pred")
     )
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    confusion = _confusion(true_ranks, pred_ranks, n_classes, weights)
+    confusion = _confusion(y_true, y_pred, order, sample_weight)
     support = confusion.sum(axis=1)
-    steps = np.arange(n_classes)
+    steps = np.arange(order.size)
     distance = np.abs(steps[:, None] - steps[None, :])
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = np.where(support > 0, np.diagonal(confusion) / support, np.nan)
@@ -1212,21 +1200,21 @@ def ordinal_report(
         "geometric_mean_sensitivity": geometric_mean_sensitivity,
     }
     for key, metric in metrics.items():
-        scores[key] = metric(y_true, y_pred, classes=order, sample_weight=weights)
+        scores[key] = metric(y_true, y_pred, classes=order, sample_weight=sample_weight)
     shown = list(_REPORT_LABEL_METRICS)
     if y_proba is not None:
         scores["ranked_probability_score"] = ranked_probability_score(
-            y_true, y_proba, classes=order, sample_weight=weights
+            y_true, y_proba, classes=order, sample_weight=sample_weight
         )
         scores["squared_emd_score"] = squared_emd_score(
-            y_true, y_proba, classes=order, sample_weight=weights
+            y_true, y_proba, classes=order, sample_weight=sample_weight
         )
         shown += _REPORT_PROBA_METRICS
     report.update(scores)
     report["support"] = float(confusion.sum())
     if output_dict:
         return report
-    return _report_text(report, order, shown, weights is not None, digits)
+    return _report_text(report, order, shown, sample_weight is not None, digits)
 
 
 def _report_text(report, order, shown, weighted: bool, digits: int) -> str:
