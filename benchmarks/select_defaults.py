@@ -353,6 +353,41 @@ CANDIDATES = {
         "learning_rate_init": 10**-2.5,
         "n_iter_no_change": 25,
     },
+    # Ninth round: whether a matrix ground distance (learned, or uniform)
+    # trains better alone or with cross-entropy, as the paper trains it.
+    "deep_lr3e-3_patience25_learned": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "ground_distance": "learned",
+    },
+    "deep_lr3e-3_patience25_learned_ce1": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "ground_distance": "learned",
+        "ce_weight": 1.0,
+    },
+    "deep_lr3e-3_patience25_learned_ce0.3": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "ground_distance": "learned",
+        "ce_weight": 0.3,
+    },
+    "deep_lr3e-3_patience25_uniform": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "ground_distance": "uniform",
+    },
+    "deep_lr3e-3_patience25_uniform_ce1": {
+        "hidden_layer_sizes": (100, 100),
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 25,
+        "ground_distance": "uniform",
+        "ce_weight": 1.0,
+    },
 }
 
 

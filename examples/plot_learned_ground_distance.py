@@ -41,8 +41,9 @@ print("letter:", " ".join(letter_of[rating] for rating in era.classes))
 # %%
 # Learn the distance while training
 # ---------------------------------
-# ``ce_weight=1.0`` keeps cross-entropy in the loss after the warm-up, the
-# combination the paper trains with. ``distance_power`` and ``distance_offset``
+# With a learned distance the default ``ce_weight="auto"`` keeps cross-entropy
+# in the loss after the warm-up (weight 1), the combination the paper trains
+# with; it is written out here. ``distance_power`` and ``distance_offset``
 # are the paper's :math:`\omega` and :math:`\mu`. ``early_stopping`` ends
 # training once the loss on a held-out tenth of the data stops improving.
 model = make_pipeline(

@@ -299,8 +299,13 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         :class:`~skemd.callbacks.LearnedGroundDistance`): ``warmup_epochs`` epochs
         of cross-entropy, then after every epoch the distance between class
         centroids of the penultimate features, rank-normalised.
-    ce_weight : float, default=0.0
-        Weight of a cross-entropy term added to the loss.
+    ce_weight : float or "auto", default="auto"
+        Weight of a cross-entropy term added to the loss. ``"auto"`` is 0 with
+        ``ground_distance="ordinal"``, the squared EMD of the class order alone
+        (as the paper trains it), and 1 with a matrix (``"uniform"``,
+        ``"learned"`` or your own), which the paper always trains together with
+        cross-entropy ("XEMD"); on inner validation over the benchmark datasets
+        it lowered the geometric-mean error of both (see the training guide).
     emd_weight : float, default=1.0
         Weight of the squared-EMD term.
     decision : {"argmax", "median", "expected_cost"}, default="argmax"
@@ -515,7 +520,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "distance_power": [Interval(numbers.Real, 0, None, closed="neither")],
         "distance_offset": [Interval(numbers.Real, 0, 1, closed="both")],
         "feature_layer": [str, None],
-        "ce_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "ce_weight": [
+            Interval(numbers.Real, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "emd_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "decision": [StrOptions(set(DECISIONS))],
         "classes": ["array-like", None],
@@ -558,7 +566,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         activation="relu",
         *,
         ground_distance="ordinal",
-        ce_weight=0.0,
+        ce_weight="auto",
         emd_weight=1.0,
         decision="argmax",
         warmup_epochs=4,
@@ -837,7 +845,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     module=module,
                     criterion=SquaredEMDLoss,
                     criterion__ground_distance=loss_matrix,
-                    criterion__ce_weight=self.ce_weight,
+                    criterion__ce_weight=self._ce_weight(),
                     criterion__emd_weight=self.emd_weight,
                     **self._optimizer_params(_total(w_train, n_train), device),
                     batch_size=batch_size,
@@ -1126,6 +1134,15 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             _tensor(w_valid),
         )
         return X[train], y_index[train], w_train, valid
+
+    def _ce_weight(self) -> float:
+        """``ce_weight``, with ``"auto"`` resolved for the ground distance."""
+        if not isinstance(self.ce_weight, str):
+            return float(self.ce_weight)
+        ordinal = (
+            isinstance(self.ground_distance, str) and self.ground_distance == "ordinal"
+        )
+        return 0.0 if ordinal else 1.0
 
     def _user_callbacks(self) -> list:
         """Copies of the ``callbacks`` parameter, checked."""

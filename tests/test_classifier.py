@@ -242,6 +242,46 @@ def test_ce_weight_reaches_the_criterion():
     assert clf.net_.criterion_.emd_weight == 0.3
 
 
+@pytest.mark.parametrize(
+    "ground_distance, expected",
+    [
+        ("ordinal", 0.0),
+        ("uniform", 1.0),
+        ("learned", 1.0),
+        (np.ones((4, 4)) - np.eye(4), 1.0),
+    ],
+    ids=["ordinal", "uniform", "learned", "matrix"],
+)
+def test_ce_weight_auto_mixes_cross_entropy_into_matrix_forms(
+    ground_distance, expected
+):
+    X, y = _ordinal_problem()
+    clf = _fast(ground_distance=ground_distance, warmup_epochs=1, max_iter=3)
+    assert clf.get_params()["ce_weight"] == "auto"
+    clf.fit(X, y)
+    # After the learned distance's warm-up, the criterion has its own weight back.
+    assert clf.net_.criterion_.ce_weight == expected
+    assert clf.get_params()["ce_weight"] == "auto"  # fit leaves the parameter
+    explicit = _fast(ground_distance=ground_distance, ce_weight=0.0, max_iter=3)
+    assert explicit.fit(X, y).net_.criterion_.ce_weight == 0.0
+
+
+def test_ce_weight_auto_trains_like_the_resolved_weight():
+    X, y = _ordinal_problem()
+    auto = _fast(ground_distance="uniform", max_iter=5).fit(X, y)
+    one = _fast(ground_distance="uniform", ce_weight=1.0, max_iter=5).fit(X, y)
+    np.testing.assert_array_equal(auto.predict_proba(X), one.predict_proba(X))
+    ordinal = _fast(max_iter=5).fit(X, y)
+    zero = _fast(ce_weight=0.0, max_iter=5).fit(X, y)
+    np.testing.assert_array_equal(ordinal.predict_proba(X), zero.predict_proba(X))
+
+
+def test_ce_weight_rejects_other_strings():
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match="ce_weight"):
+        _fast(ce_weight="half").fit(X, y)
+
+
 def test_same_seed_same_predictions_and_global_rng_untouched():
     X, y = _ordinal_problem()
     torch.manual_seed(123)
