@@ -44,7 +44,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from ._classifier import EMDClassifier
 from ._decision import DECISIONS
 from .datasets import list_datasets, load_dataset
-from .metrics import mae, qwk, ranked_probability_score
+from .metrics import mae, ordinal_report, qwk, ranked_probability_score
 
 _PROG = "skemd"
 _DEFAULT_DATASETS = ("winequality_red", "era")
@@ -246,6 +246,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     output.add_argument(
         "--force", action="store_true", help="let --plot overwrite an existing file"
+    )
+    output.add_argument(
+        "--report",
+        action="store_true",
+        help=(
+            "also print the per-class report and every ordinal metric of the "
+            "squared-EMD model on the test part"
+        ),
     )
     return parser
 
@@ -877,6 +885,14 @@ def _fit(
     return list(dict.fromkeys(notes))
 
 
+def _predictions(pipeline: Pipeline, X_test) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted labels and probabilities of a fitted pipeline."""
+    with warnings.catch_warnings():
+        # Unseen text values are encoded as all zeros, as documented above.
+        warnings.filterwarnings("ignore", message="Found unknown categories")
+        return pipeline.predict(X_test), pipeline.predict_proba(X_test)
+
+
 def _evaluate(
     pipeline: Pipeline, X_test, y_test, sample_weight=None
 ) -> tuple[dict, np.ndarray]:
@@ -884,11 +900,7 @@ def _evaluate(
 
     Returns the scores and the test predictions.
     """
-    with warnings.catch_warnings():
-        # Unseen text values are encoded as all zeros, as documented above.
-        warnings.filterwarnings("ignore", message="Found unknown categories")
-        y_pred = pipeline.predict(X_test)
-        proba = pipeline.predict_proba(X_test)
+    y_pred, proba = _predictions(pipeline, X_test)
     weight = {"sample_weight": sample_weight}
     scores = {
         "MAE": mae(y_test, y_pred, classes=pipeline, **weight),
@@ -1094,6 +1106,18 @@ def _run(args: argparse.Namespace, out: TextIO) -> None:
         file=out,
     )
     print(_format_table(scores, seconds), file=out)
+
+    if args.report:
+        y_pred, proba = _predictions(pipelines[emd_name], X_test)
+        report = ordinal_report(
+            y_test,
+            y_pred,
+            y_proba=proba,
+            classes=pipelines[emd_name],
+            sample_weight=w_test,
+        )
+        print(f"\nClass by class, {emd_name} on the test part:\n", file=out)
+        print(report, file=out, end="")
 
     if args.plot is not None:
         _save_plot(

@@ -540,3 +540,24 @@ def test_version(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"skemd {skemd.__version__}"
+
+
+def test_report_prints_the_squared_emd_model_class_by_class(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--order", "low,mid,high"]
+    assert main(argv + FAST + ["--report"]) == 0
+    out = capsys.readouterr().out
+    report = out[out.index("Class by class, EMDClassifier (squared EMD) on") :]
+    rows = [line.split() for line in report.splitlines()]
+    labels = [row[0] for row in rows if row and row[0] in ("low", "mid", "high")]
+    assert labels == ["low", "mid", "high"]  # in class order, not sorted
+    # The report's MAE is the table's.
+    table_mae = table_rows(out)["EMDClassifier (squared EMD)"].split()[3]
+    report_mae = next(
+        r for r in rows if r[:4] == ["mean", "absolute", "error", "(MAE)"]
+    )
+    assert float(report_mae[4]) == pytest.approx(float(table_mae.rstrip("*")))
+    for metric in ("Kendall's tau-b", "minimum sensitivity", "ranked probability"):
+        assert metric in report
+    # Without the option, no report.
+    assert main(argv + FAST) == 0
+    assert "Class by class" not in capsys.readouterr().out
