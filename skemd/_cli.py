@@ -218,7 +218,11 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ground-distance",
         choices=_GROUND_DISTANCES,
-        help="ground distance of the squared-EMD model (default: EMDClassifier's)",
+        help=(
+            "ground distance of the squared-EMD model (default: EMDClassifier's); "
+            "uniform and learned are trained with cross-entropy mixed in, as "
+            "EMDClassifier does by default"
+        ),
     )
     run.add_argument(
         "--decision",
@@ -726,6 +730,9 @@ def _models(data: _Data, args: argparse.Namespace):
     if args.ground_distance is not None:
         emd.set_params(ground_distance=args.ground_distance)
         settings.append(args.ground_distance)
+        if emd._ce_weight() > 0:
+            # ce_weight="auto" mixes cross-entropy into the matrix forms.
+            settings.append("with cross-entropy")
     if args.decision is not None:
         emd.set_params(decision=args.decision)
         settings.append(args.decision)

@@ -265,7 +265,10 @@ def test_plot_writes_a_png_and_refuses_to_overwrite(csv_file, tmp_path, capsys):
 def test_ground_distance_is_passed_to_the_squared_emd_model(csv_file, capsys):
     argv = ["--csv", str(csv_file), "--target", "rating"] + FAST
     assert main(argv + ["--ground-distance", "uniform"]) == 0
-    assert "EMDClassifier (squared EMD, uniform)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "EMDClassifier (squared EMD, uniform, with cross-entropy)" in out
+    assert main(argv + ["--ground-distance", "ordinal"]) == 0
+    assert "EMDClassifier (squared EMD, ordinal)  " in capsys.readouterr().out
 
 
 def test_decision_is_passed_to_the_squared_emd_model(csv_file, capsys, monkeypatch):
@@ -282,7 +285,7 @@ def test_decision_is_passed_to_the_squared_emd_model(csv_file, capsys, monkeypat
     argv = ["--csv", str(csv_file), "--target", "rating"] + FAST
     argv += ["--decision", "median", "--ground-distance", "uniform"]
     assert main(argv) == 0
-    assert "EMDClassifier (squared EMD, uniform, median)" in capsys.readouterr().out
+    assert "EMDClassifier (squared EMD, uniform, with cross-entropy, median)" in capsys.readouterr().out
     emd, ce = fitted[:2]
     assert (emd.decision, emd.ground_distance) == ("median", "uniform")
     assert ce.decision == EMDClassifier().decision
