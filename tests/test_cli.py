@@ -285,7 +285,8 @@ def test_decision_is_passed_to_the_squared_emd_model(csv_file, capsys, monkeypat
     argv = ["--csv", str(csv_file), "--target", "rating"] + FAST
     argv += ["--decision", "median", "--ground-distance", "uniform"]
     assert main(argv) == 0
-    assert "EMDClassifier (squared EMD, uniform, with cross-entropy, median)" in capsys.readouterr().out
+    name = "EMDClassifier (squared EMD, uniform, with cross-entropy, median)"
+    assert name in capsys.readouterr().out
     emd, ce = fitted[:2]
     assert (emd.decision, emd.ground_distance) == ("median", "uniform")
     assert ce.decision == EMDClassifier().decision
