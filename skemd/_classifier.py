@@ -499,7 +499,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 3))
     >>> y = np.digitize(X[:, 0] + 0.1 * rng.normal(size=200), [-1, 0, 1])
-    >>> clf = EMDClassifier(max_iter=50, random_state=0).fit(X, y)
+    >>> clf = EMDClassifier(random_state=0).fit(X, y)
     >>> clf.classes_
     array([0, 1, 2, 3])
     >>> clf.predict_proba(X[:2]).shape
