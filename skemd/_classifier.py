@@ -6,6 +6,8 @@ import contextlib
 import copy
 import inspect
 import numbers
+import signal
+import threading
 import warnings
 
 import numpy as np
@@ -159,6 +161,82 @@ class _TrainingMonitor(Callback):
     def _set_rate(net, rate: float) -> None:
         for group in net.optimizer_.param_groups:
             group["lr"] = rate
+
+
+@contextlib.contextmanager
+def _noting_interrupts():
+    """Note whether Ctrl-C (SIGINT) raised ``KeyboardInterrupt`` in the block.
+
+    skorch's ``partial_fit`` catches ``KeyboardInterrupt``, the signal its
+    callbacks (this module's monitor among them) use to end training, and
+    returns as if training had finished. A Ctrl-C from the user must not end a
+    fit that way: the handler installed here, around Python's own, tells the
+    two apart. Outside the main thread, or where SIGINT is ignored or left to
+    the system, nothing is installed and no signal can reach the block.
+    """
+    noted = {"interrupted": False}
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield noted
+        return
+
+    def handler(signum, frame):
+        try:
+            previous(signum, frame)
+        except KeyboardInterrupt:
+            noted["interrupted"] = True
+            raise
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _train(net, dataset, **kwargs) -> None:
+    """``net.partial_fit(dataset)``; a Ctrl-C stops it with KeyboardInterrupt.
+
+    Weights that are no longer finite after training (a step that diverged after
+    the last loss was measured) are an error.
+    """
+    with _noting_interrupts() as noted:
+        net.partial_fit(dataset, None, **kwargs)
+    if noted["interrupted"]:
+        history = net.history
+        # The epoch that was cut short has no complete record: drop it, so that
+        # a later partial_fit call counts only finished epochs.
+        if len(history) and "learning_rate" not in history[-1]:
+            del history[-1]
+        raise KeyboardInterrupt
+    finite = [torch.isfinite(p).all() for p in net.module_.parameters()]
+    if finite and not bool(torch.stack(finite).all()):
+        raise FloatingPointError(
+            "The network's weights became infinite or NaN in the last epoch. "
+            "Lower learning_rate_init, standardise the features, or raise alpha."
+        )
+
+
+def _check_module_output(net, rows, n_classes) -> None:
+    """A module must give one logit per class: checked on the first row."""
+    module = net.module_
+    training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            output = net.infer(rows[:1])
+    finally:
+        module.train(training)
+    if isinstance(output, torch.Tensor) and (
+        output.ndim != 2 or output.shape[1] != n_classes
+    ):
+        raise ValueError(
+            f"The module gives outputs of shape {tuple(output.shape)} for one "
+            f"sample; it must give one logit per class, shape (1, {n_classes}), "
+            f"for the {n_classes} classes."
+        )
 
 
 def _resolve_device(device) -> torch.device:
@@ -715,6 +793,13 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        if self._ce_weight() == 0 and self.emd_weight == 0:
+            raise ValueError(
+                "ce_weight and emd_weight are both 0: the loss would be 0 and "
+                "nothing would be trained (ce_weight='auto' is 0 with "
+                "ground_distance='ordinal'). For cross-entropy alone, set "
+                "ce_weight=1 and emd_weight=0."
+            )
         order = _class_order_of(y)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
         with _naming_text_columns(X):
@@ -785,7 +870,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             start = len(net.history)
             with torch.random.fork_rng(devices=_cuda(device)):
                 torch.manual_seed(seed)
-                net.partial_fit(train.to(device), None, epochs=1)
+                _train(net, train.to(device), epochs=1)
         else:
             device = _resolve_device(self.device)
             precision = self._effective_precision(device)
@@ -865,10 +950,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 net.classes_ = np.arange(len(self.classes_))
                 if continuing:
                     self._load_weights(net)
+                elif self.module is not None:
+                    _check_module_output(net, train.X, len(self.classes_))
                 if incremental:
-                    net.partial_fit(train, None, epochs=1)
+                    _train(net, train, epochs=1)
                 else:
-                    net.partial_fit(train, None)
+                    _train(net, train)
         # The validation data are not part of the model.
         net.train_split = None
         self.net_ = net
@@ -1083,8 +1170,14 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     f"{list(self.classes_.tolist())}."
                 )
             return _index_labels(y, self.classes_, "classes_")
-        labels, _ = self._class_list(y, order)
-        if not _same_labels(labels, self.classes_):
+        labels, source = self._class_list(y, order)
+        if source == "the labels":
+            # Plain labels say nothing of the order: the fitted one holds, and
+            # only the set must match, as in scikit-learn's MLP.
+            same = set(labels.tolist()) == set(self.classes_.tolist())
+        else:
+            same = _same_labels(labels, self.classes_)
+        if not same:
             raise ValueError(
                 "warm_start can only be used where y has the same classes as in "
                 f"the previous call to fit. Previously got "
@@ -1111,9 +1204,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         counts = np.bincount(y_index)
         n_samples = X.shape[0]
         n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        n_present = np.count_nonzero(counts)
+        # Stratified where each part can hold every class; a random split else.
         stratify = (
             y_index
-            if counts[counts > 0].min() >= 2 and n_valid >= np.count_nonzero(counts)
+            if counts[counts > 0].min() >= 2
+            and min(n_valid, n_samples - n_valid) >= n_present
             else None
         )
         train, valid = train_test_split(
@@ -1175,9 +1271,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             return MLP(
                 n_features,
                 n_classes,
-                hidden_layer_sizes=tuple(
-                    np.atleast_1d(self.hidden_layer_sizes).tolist()
-                ),
+                hidden_layer_sizes=self._layer_sizes(),
                 activation=self.activation,
                 dropout=self.dropout,
             )
@@ -1189,6 +1283,22 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             "module must be a torch.nn.Module instance or subclass; got "
             f"{self.module!r}."
         )
+
+    def _layer_sizes(self) -> tuple[int, ...]:
+        """``hidden_layer_sizes`` as a tuple, each size checked."""
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+        if not all(
+            isinstance(size, numbers.Integral)
+            and not isinstance(size, bool)
+            and size > 0
+            for size in sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must hold positive integers, the width of "
+                f"each hidden layer; got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(size) for size in sizes)
 
     def _effective_precision(self, device):
         if self.precision == "bfloat16" and device.type != "cuda":
@@ -1269,7 +1379,16 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 allow_nd=self.module is not None,
                 reset=False,
             )
-        return self.net_.forward(InMemoryDataset(as_rows(X)))
+        logits = self.net_.forward(InMemoryDataset(as_rows(X)))
+        finite = torch.isfinite(logits).all(dim=1)
+        if not bool(finite.all()):
+            raise ValueError(
+                f"The network's output is infinite or NaN for "
+                f"{int((~finite).sum())} of {len(logits)} samples: its weights "
+                "or these inputs are too large. Standardise the features or "
+                "train with a lower learning_rate_init."
+            )
+        return logits
 
     def predict_proba(self, X):
         """Predicted distribution over the classes.

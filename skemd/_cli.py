@@ -466,9 +466,10 @@ def _ordered_classes(y: np.ndarray, order, target: str, notes: list) -> np.ndarr
 
 
 def _load_csv(path: str, target: str, order, sep: str, weight=None, drop=None) -> _Data:
+    # _read_frame says in one line when pandas is missing: import it first.
+    frame = _read_frame(path, sep)
     from pandas.api.types import is_numeric_dtype
 
-    frame = _read_frame(path, sep)
     columns = [str(name) for name in frame.columns]
     frame.columns = columns
     if frame.columns.duplicated().any():

@@ -196,12 +196,70 @@ def test_invalid_hyper_parameter_is_named(param, value):
         _fast(**{param: value}).fit(X, y)
 
 
+@pytest.mark.parametrize("sizes", [(10, 0), (-5,), (2.5,), (True,), ("8",)])
+def test_hidden_layer_sizes_must_be_positive_integers(sizes):
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match="hidden_layer_sizes must hold positive"):
+        _fast(hidden_layer_sizes=sizes).fit(X, y)
+
+
+@pytest.mark.parametrize("sizes", [(), 8, np.array([8, 4]), [np.int64(6)]])
+def test_hidden_layer_sizes_forms(sizes):
+    # No hidden layer (a linear model), one as an int, numpy arrays and scalars.
+    X, y = _ordinal_problem()
+    clf = _fast(hidden_layer_sizes=sizes, max_iter=2).fit(X, y)
+    expected = [8] if np.ndim(sizes) == 0 else [int(s) for s in sizes]
+    assert [w.shape[1] for w in clf.coefs_[:-1]] == expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(emd_weight=0.0), dict(ce_weight=0.0, emd_weight=0.0)],
+)
+def test_a_loss_of_zero_weights_is_an_error(params):
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match="both 0.*ce_weight=1 and emd_weight=0"):
+        _fast(**params).fit(X, y)
+
+
+def test_cross_entropy_alone_trains():
+    X, y = _ordinal_problem()
+    clf = _fast(ce_weight=1.0, emd_weight=0.0, max_iter=20).fit(X, y)
+    assert clf.score(X, y) > 0.6
+
+
 def test_cuda_without_a_gpu_is_an_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     X, y = _ordinal_problem()
     with pytest.raises(ValueError, match="CUDA is not available"):
         _fast(device="cuda").fit(X, y)
+
+
+def test_weights_that_diverge_in_the_last_epoch_are_an_error():
+    # The loss of an epoch is measured before its updates: one huge step leaves
+    # a finite loss and infinite weights.
+    X, y = _ordinal_problem()
+    clf = _fast(
+        hidden_layer_sizes=(8,), learning_rate_init=1e38, max_iter=1, batch_size=300
+    )
+    with pytest.raises(FloatingPointError, match="weights became infinite or NaN"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")
+
+
+def test_non_finite_output_is_an_error_not_nan_probabilities():
+    X, y = _ordinal_problem()
+    clf = _fast(max_iter=2).fit(X, y)
+    first = next(m for m in clf.net_.module_.modules() if isinstance(m, nn.Linear))
+    with torch.no_grad():
+        first.weight.mul_(1e34)
+    # Rows of zeros see only the biases; the third overflows float32.
+    rows = np.vstack([np.zeros((2, 3)), np.full((1, 3), 1e5)])
+    with pytest.raises(ValueError, match="infinite or NaN for 1 of 3 samples"):
+        clf.predict_proba(rows)
+    with pytest.raises(ValueError, match="infinite or NaN"):
+        clf.predict(rows)
 
 
 def test_nan_loss_stops_training_with_an_error():
@@ -350,6 +408,32 @@ def test_early_stopping_keeps_the_best_validation_network():
     assert history[best, "best_epoch"]
 
 
+@pytest.mark.parametrize("fraction", [0.01, 0.99])
+def test_early_stopping_with_a_part_too_small_to_stratify(fraction):
+    # 200 rows, 4 classes: with 1 % (2 rows) the validation part, with 99 % the
+    # training part cannot hold every class; the split is then a random one,
+    # as for a class of a single sample.
+    X, y = _ordinal_problem(n_samples=200)
+    clf = _fast(early_stopping=True, validation_fraction=fraction, max_iter=3)
+    clf.fit(X, y)
+    assert len(clf.validation_scores_) == 3
+    n_valid = int(np.ceil(fraction * 200))
+    _, y_train, _, valid = clf._split(X, y, None, np.random.RandomState(0))
+    assert (len(y_train), len(valid)) == (200 - n_valid, n_valid)
+
+
+def test_early_stopping_split_is_stratified():
+    X, y = _ordinal_problem(n_samples=400)
+    y = np.where(np.arange(400) < 40, 4, y)  # a rare fifth class: 10 %
+    clf = _fast(early_stopping=True, validation_fraction=0.25)
+    for seed in range(5):
+        _, y_train, _, valid = clf._split(X, y, None, np.random.RandomState(seed))
+        counts = np.bincount(valid.y.numpy(), minlength=5)
+        # A quarter of each class, to the row (the rare class: exactly 10).
+        assert np.abs(counts - np.bincount(y, minlength=5) / 4).max() <= 0.5
+        assert counts[4] == 10
+
+
 def test_sgd_solver_trains():
     X, y = _ordinal_problem()
     clf = _fast(solver="sgd", learning_rate_init=0.2, max_iter=60).fit(X, y)
@@ -418,6 +502,13 @@ def test_custom_module_class_with_params():
     clf = _fast(module=_TinyNet, module_params={"width": 5}, max_iter=150).fit(X, y)
     assert clf.net_.module_.body[0].out_features == 5
     assert clf.score(X, y) > 0.6
+
+
+@pytest.mark.parametrize("width", [3, 5])
+def test_custom_module_with_the_wrong_number_of_outputs(width):
+    X, y = _ordinal_problem()  # 4 classes
+    with pytest.raises(ValueError, match=r"shape \(1, 4\), for the 4 classes"):
+        _fast(module=nn.Linear(3, width)).fit(X, y)
 
 
 def test_custom_module_instance_is_not_modified_by_fit():

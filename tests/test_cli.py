@@ -163,7 +163,9 @@ def test_missing_mord_falls_back_to_logistic_regression(csv_file, capsys, monkey
 
 
 def test_missing_pandas_is_a_one_line_error(csv_file, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pandas", None)
+    # Submodules too: an import of pandas.api would otherwise find them loaded.
+    for name in [n for n in sys.modules if n == "pandas" or n.startswith("pandas.")]:
+        monkeypatch.setitem(sys.modules, name, None)
     status = main(["--csv", str(csv_file), "--target", "rating"])
     assert_one_line_error(capsys, status, 1, "pip install pandas")
 
@@ -565,3 +567,15 @@ def test_report_prints_the_squared_emd_model_class_by_class(csv_file, capsys):
     # Without the option, no report.
     assert main(argv + FAST) == 0
     assert "Class by class" not in capsys.readouterr().out
+
+
+def test_ctrl_c_while_training_exits_130_without_a_traceback(monkeypatch, capsys):
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(EMDClassifier, "fit", interrupted)
+    status = main(["--max-iter", "2"])
+    captured = capsys.readouterr()
+    assert status == 130
+    assert captured.err.strip().splitlines()[-1] == "skemd: interrupted"
+    assert "Traceback" not in captured.err + captured.out

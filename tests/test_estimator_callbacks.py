@@ -1,6 +1,7 @@
 """The ``callbacks`` parameter: skorch callbacks inside EMDClassifier."""
 
 import pickle
+import signal
 import warnings
 
 import joblib
@@ -226,3 +227,73 @@ def test_early_stopping_on_the_validation_mae_keeps_that_best_network():
     best = callbacks["weights"].states_[best_epoch - 1]
     for name, value in clf.net_.module_.state_dict().items():
         torch.testing.assert_close(value, best[name], rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------ Ctrl-C
+
+
+class Interrupt(Callback):
+    """Send SIGINT, as Ctrl-C does, at a given epoch (and batch) once."""
+
+    def __init__(self, epoch, batch=None):
+        self.epoch = epoch
+        self.batch = batch
+
+    def initialize(self):
+        self.batches_ = 0
+        self.sent_ = False
+        return self
+
+    def _send(self):
+        self.sent_ = True
+        signal.raise_signal(signal.SIGINT)
+
+    def on_batch_end(self, net, **kwargs):
+        self.batches_ += 1
+        if self.batch is not None and not self.sent_ and self.batches_ == self.batch:
+            self._send()
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.batch is None and not self.sent_ and len(net.history) == self.epoch:
+            self._send()
+
+
+def test_ctrl_c_stops_fit_with_keyboard_interrupt(ordinal_4):
+    X, y = ordinal_4
+    handler = signal.getsignal(signal.SIGINT)
+    clf = _fast(callbacks=[Interrupt(epoch=2)])
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    # Not a fitted estimator, and Python's handler is back.
+    assert not hasattr(clf, "net_")
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_a_callback_that_stops_training_is_not_an_interrupt(ordinal_4):
+    # skorch's callbacks end training by raising KeyboardInterrupt themselves.
+    class StopAt(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 3:
+                raise KeyboardInterrupt
+
+    X, y = ordinal_4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = _fast(callbacks=[StopAt()]).fit(X, y)
+    assert clf.n_iter_ == 3
+
+
+def test_ctrl_c_in_partial_fit_keeps_the_finished_epochs(ordinal_4):
+    X, y = ordinal_4
+    # 4 batches an epoch: the signal comes in the middle of the second call.
+    clf = _fast(callbacks=[Interrupt(epoch=None, batch=6)])
+    clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    with pytest.raises(KeyboardInterrupt):
+        clf.partial_fit(X, y)
+    # The cut epoch left no record; training goes on from the first call's.
+    assert len(clf.net_.history) == 1
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == 2
+    assert len(clf.net_.history) == 2
+    assert len(clf.loss_curve_) == 2
+    assert np.isfinite(clf.loss_curve_).all()

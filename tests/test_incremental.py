@@ -291,6 +291,44 @@ def test_warm_start_with_other_classes_is_an_error():
         clf.fit(X, y + 1)
 
 
+def test_warm_start_with_plain_labels_keeps_the_fitted_order():
+    # An ordered Categorical set the order; the same labels as plain strings
+    # (sorted, they would be in another order) continue training in that order.
+    X, y = _ordinal_problem()
+    order = ["lo", "mid", "hi", "top"]
+    labels = np.array(order, dtype=object)[y]
+    target = pd.Categorical(labels, categories=order, ordered=True)
+    clf = _fast(max_iter=3, warm_start=True).fit(X, target)
+    before = _weights(clf)
+    clf.fit(X, labels)
+    assert clf.classes_.tolist() == order
+    assert clf.n_iter_ == 6
+    after = _weights(clf)
+    assert not all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    proba = clf.predict_proba(X)
+    # The columns still follow the order: the top class is most probable where
+    # the latent value is highest.
+    assert np.corrcoef(proba[:, 3], X[:, 0] + 0.5 * X[:, 1])[0, 1] > 0.5
+
+
+def test_warm_start_with_a_subset_of_the_classes_is_an_error():
+    X, y = _ordinal_problem()
+    clf = _fast(max_iter=2, warm_start=True).fit(X, y)
+    kept = y < 3
+    with pytest.raises(ValueError, match="same classes as in the previous call"):
+        clf.fit(X[kept], y[kept])
+
+
+def test_warm_start_with_another_order_is_an_error():
+    X, y = _ordinal_problem()
+    order = ["lo", "mid", "hi", "top"]
+    labels = np.array(order, dtype=object)[y]
+    clf = _fast(max_iter=2, warm_start=True, classes=order).fit(X, labels)
+    clf.set_params(classes=["top", "hi", "mid", "lo"])
+    with pytest.raises(ValueError, match="same classes as in the previous call"):
+        clf.fit(X, labels)
+
+
 def test_warm_start_with_another_network_is_an_error():
     X, y = _ordinal_problem()
     clf = _fast(max_iter=2, warm_start=True).fit(X, y)
