@@ -1066,7 +1066,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         net.iterator_valid__batch_size = max(batch_size, _PREDICT_BATCH_SIZE)
         for name in net._optimizers:
             for group in getattr(net, name + "_").param_groups:
-                group[_DECAY_KEY] = self.alpha / total_weight
+                group[_DECAY_KEY] = self._decay(total_weight)
 
     def _with_class_weights(self, weight, y_index, incremental):
         """``sample_weight`` times the weights of the samples' classes."""
@@ -1135,8 +1135,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             labels = np.asarray(classes if classes is not None else self.classes)
             if labels.ndim != 1:
                 raise ValueError("classes must be a one-dimensional list of labels.")
-            if len(np.unique(labels)) != len(labels):
-                raise ValueError(f"classes has repeated labels: {list(labels)}.")
+            if len(set(labels.tolist())) != len(labels):
+                raise ValueError(f"classes has repeated labels: {labels.tolist()}.")
         elif order is not None:
             labels, source = order, "the target's categories"
         else:
@@ -1284,6 +1284,18 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             f"{self.module!r}."
         )
 
+    def _decay(self, total_weight) -> float:
+        """The L2 penalty per unit of weight, ``alpha`` over the samples' total."""
+        decay = self.alpha / total_weight
+        if decay > np.finfo(np.float32).max:
+            raise ValueError(
+                f"sample_weight sums to {total_weight:.3g}, so that the L2 penalty "
+                f"alpha / sum(sample_weight) = {decay:.3g} overflows float32. "
+                "Scale the weights up: their ratios weigh the samples, their sum "
+                "counts them for the penalty."
+            )
+        return decay
+
     def _layer_sizes(self) -> tuple[int, ...]:
         """``hidden_layer_sizes`` as a tuple, each size checked."""
         sizes = self.hidden_layer_sizes
@@ -1313,7 +1325,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         return self.precision
 
     def _optimizer_params(self, n_samples, device):
-        weight_decay = self.alpha / n_samples
+        weight_decay = self._decay(n_samples)
         if isinstance(self.solver, type):
             if not issubclass(self.solver, torch.optim.Optimizer):
                 raise TypeError(

@@ -20,8 +20,11 @@ import argparse
 import contextlib
 import io
 import math
+import os
 import re
+import shutil
 import sys
+import tempfile
 import textwrap
 import time
 import warnings
@@ -262,10 +265,31 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _joining_order(argv: list[str]) -> list[str]:
+    """``--order -1,0,1`` as ``--order=-1,0,1``.
+
+    argparse takes a value that starts with "-" (and is not a plain negative
+    number) for an option; ``--order`` always needs a value, so the word after
+    it is that value.
+    """
+    joined, words = [], list(argv)
+    while words:
+        word = words.pop(0)
+        if (
+            word == "--order"
+            and words
+            and words[0].startswith("-")
+            and words[0] != "--"
+        ):
+            word = f"--order={words.pop(0)}"
+        joined.append(word)
+    return joined
+
+
 def _parse_args(argv) -> argparse.Namespace:
     """Parse and check the command line; exit with status 2 when it is wrong."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joining_order(sys.argv[1:] if argv is None else argv))
     if args.csv is None:
         for name, value in (
             ("--target", args.target),
@@ -429,40 +453,69 @@ def _ordered_classes(y: np.ndarray, order, target: str, notes: list) -> np.ndarr
     present = np.unique(y)
     if order is None:
         return present
-    by_name = {str(label): label for label in present.tolist()}
-    missing = [name for name in by_name if name not in order]
+    numbers = y.dtype.kind in "iu"
+    if numbers:
+        named = _order_of_numbers(order, target)
+    else:
+        by_name = {str(label): label for label in present.tolist()}
+        named = {name: by_name.get(name, name) for name in order}
+    known = set(named.values())
+    missing = [label for label in present.tolist() if label not in known]
     if missing:
         raise _Failure(
             f"--order does not name these values of column {target!r}: "
-            f"{_show(missing)}; it must list every class, lowest first"
+            f"{_show([str(label) for label in missing])}; it must list every "
+            "class, lowest first"
         )
-    absent = [name for name in order if name not in by_name]
-    classes = []
-    for name in order:
-        if name in by_name:
-            classes.append(by_name[name])
-        elif y.dtype.kind in "iu":
-            try:
-                classes.append(int(name))
-            except ValueError:
-                raise _Failure(
-                    f"--order names {name!r}, but column {target!r} holds whole numbers"
-                ) from None
-        elif y.dtype.kind == "f":
-            try:
-                classes.append(float(name))
-            except ValueError:
-                raise _Failure(
-                    f"--order names {name!r}, but column {target!r} holds numbers"
-                ) from None
-        else:
-            classes.append(name)
+    kept = set(present.tolist())
+    absent = [name for name, label in named.items() if label not in kept]
     if absent:
         notes.append(
             f"no sample has the class(es) {_show(absent)} named by --order; they "
             "are kept in the class order"
         )
-    return np.asarray(classes)
+    classes = list(named.values())
+    return np.asarray(classes, dtype=present.dtype) if numbers else np.asarray(classes)
+
+
+def _order_of_numbers(order, target: str) -> dict:
+    """``--order`` for a column of whole numbers: each name read as a number,
+    so that "01" and "1.0" name the class 1, as they did in the file."""
+    named, seen = {}, {}
+    for name in order:
+        try:
+            value = float(name)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value.is_integer()):
+            raise _Failure(
+                f"--order names {name!r}, but column {target!r} holds whole numbers"
+            )
+        label = int(value)
+        if label in seen:
+            raise _Failure(
+                f"--order names the class {label} twice, as {seen[label]!r} and "
+                f"{name!r}"
+            )
+        seen[label] = name
+        named[name] = label
+    return named
+
+
+def _keep_named_labels(path: str, sep: str, target: str, column, order):
+    """Target cells that pandas reads as missing ("NA", "None", "null", ...)
+    but ``--order`` names as classes, kept as those labels."""
+    pd = _import_pandas()
+    raw = pd.read_csv(
+        path,
+        sep=sep,
+        skipinitialspace=True,
+        usecols=[target],
+        dtype=str,
+        keep_default_na=False,
+    )[target]
+    named = column.isna().to_numpy() & raw.isin(order).to_numpy()
+    return column.where(~named, raw)
 
 
 def _load_csv(path: str, target: str, order, sep: str, weight=None, drop=None) -> _Data:
@@ -494,6 +547,12 @@ def _load_csv(path: str, target: str, order, sep: str, weight=None, drop=None) -
                 f"columns are {_show(columns, limit=30)}{hint}"
             )
     notes = []
+    if (
+        order is not None
+        and frame[target].isna().any()
+        and not is_numeric_dtype(frame[target].dtype)
+    ):
+        frame[target] = _keep_named_labels(path, sep, target, frame[target], order)
     unlabelled = frame[target].isna()
     if unlabelled.all():
         raise _Failure(f"column {target!r} of {path!r} has no values")
@@ -1031,16 +1090,50 @@ def _save_plot(path: str, fmt: str, pipeline: Pipeline, y_test, y_pred, force: b
     if not small:
         for axes in (left, right):
             axes.tick_params(axis="x", labelrotation=90)
+    # Drawn in memory first: a format that fails (pgf without LaTeX, say)
+    # leaves no file behind and no existing one emptied.
+    image = io.BytesIO()
     try:
-        # "x" refuses a file that appeared while the models trained.
-        with open(path, "wb" if force else "xb") as f:
-            figure.savefig(f, format=fmt, dpi=120)
+        figure.savefig(image, format=fmt, dpi=120)
+    except Exception as exc:
+        raise _Failure(f"cannot draw the figure as {fmt}: {_one_line(exc)}") from None
+    try:
+        if force:
+            _replace_file(path, image.getvalue())
+        else:
+            # "x" refuses a file that appeared while the models trained.
+            with open(path, "xb") as f:
+                f.write(image.getvalue())
     except FileExistsError:
         raise _Failure(
             f"argument --plot: {path!r} exists; pass --force to overwrite it", 2
         ) from None
     except OSError as exc:
         raise _Failure(f"cannot write {path!r}: {_one_line(exc)}") from None
+
+
+def _replace_file(path: str, content: bytes) -> None:
+    """Write ``content`` to ``path`` whole or not at all: a file there is
+    replaced only once the new one is complete."""
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+    )
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(content)
+        if target.exists():
+            # The replaced file's permissions, not mkstemp's private ones.
+            shutil.copymode(target, temporary)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _print_notes(notes, out: TextIO) -> None:

@@ -460,6 +460,7 @@ def squared_emd_loss(
         and reduction == "mean"
         and sample_weight is None
         and target.dim() == 1
+        and input.shape[0] > 0
         and not torch.is_autocast_enabled(input.device.type)
     ):
         # The case every training step takes: one fused autograd node.

@@ -3,7 +3,9 @@
 Ordinal metrics need the order of the classes, which the labels alone do not always
 give (``"low" < "mid" < "high"`` is not alphabetical). Every metric here therefore
 takes a ``classes`` keyword: the labels in order, or a fitted estimator whose
-``classes_`` give the order. Without it, the sorted distinct labels are used. Labels
+``classes_`` give the order. Without it, the categories of a pandas ordered
+``Categorical`` ``y_true`` (or ``y_pred``) are the order, as for
+:class:`~skemd.EMDClassifier`, and otherwise the sorted distinct labels. Labels
 are turned into ranks ``0 .. K-1`` in that order and errors are counted in ranks.
 Pass ``classes`` whenever a class may be missing from the data: with integer labels
 ``0`` and ``2`` and no ``1``, the default order puts them one rank apart.
@@ -160,6 +162,18 @@ def _kind(labels: np.ndarray) -> str:
     return "objects"
 
 
+def _ordered_categories(classes: ClassOrder, *targets) -> ClassOrder:
+    """``classes``, or else the categories of an ordered pandas Categorical
+    among ``targets`` (as :class:`~skemd.EMDClassifier` takes its order)."""
+    if classes is not None:
+        return classes
+    for target in targets:
+        dtype = getattr(target, "dtype", None)
+        if getattr(dtype, "ordered", False) and hasattr(dtype, "categories"):
+            return np.asarray(dtype.categories)
+    return None
+
+
 def _class_order(classes: ClassOrder, *label_arrays: np.ndarray) -> np.ndarray:
     """The classes in order: given, taken from an estimator, or sorted labels."""
     if classes is None:
@@ -226,6 +240,7 @@ def _check_targets(
     y_true: ArrayLike, y_pred: ArrayLike, classes: ClassOrder
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Ranks of true and predicted labels, and the number of classes."""
+    classes = _ordered_categories(classes, y_true, y_pred)
     y_true = _check_labels(y_true, "y_true")
     y_pred = _check_labels(y_pred, "y_pred")
     if y_true.shape[0] != y_pred.shape[0]:
@@ -244,6 +259,7 @@ def _check_proba(
     y_true: ArrayLike, y_proba: ArrayLike, classes: ClassOrder
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ranks of the true labels and the probabilities as float64."""
+    classes = _ordered_categories(classes, y_true)
     y_true = _check_labels(y_true, "y_true")
     proba = np.asarray(y_proba)
     if proba.ndim != 2:
@@ -1166,7 +1182,9 @@ def ordinal_report(
     0.4
     """
     order = _class_order(
-        classes, _check_labels(y_true, "y_true"), _check_labels(y_pred, "y_pred")
+        _ordered_categories(classes, y_true, y_pred),
+        _check_labels(y_true, "y_true"),
+        _check_labels(y_pred, "y_pred"),
     )
     confusion = _confusion(y_true, y_pred, order, sample_weight)
     support = confusion.sum(axis=1)

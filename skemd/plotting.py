@@ -343,7 +343,8 @@ def _loss_curves(estimator) -> tuple[np.ndarray, np.ndarray | None, int]:
         scores = getattr(estimator, "validation_scores_", None)
         valid = None if scores is None else -np.asarray(scores, dtype=float)
         warmup = 0
-        if getattr(estimator, "ground_distance", None) == "learned":
+        spec = getattr(estimator, "ground_distance", None)
+        if isinstance(spec, str) and spec == "learned":
             warmup = int(getattr(estimator, "warmup_epochs", 0) or 0)
         return train, valid, warmup
     history = getattr(estimator, "history", None)

@@ -987,3 +987,21 @@ def test_a_pickle_made_for_cuda_loads_on_the_cpu():
     np.testing.assert_array_equal(restored.predict_proba(X), expected)
     restored.partial_fit(X, y)
     assert restored.n_iter_ == clf.n_iter_ + 1
+
+
+def test_classes_with_repeated_labels_name_them():
+    X, y = _ordinal_problem()
+    labels = np.array(["a", "b", "c", "d"], dtype=object)[y]
+    with pytest.raises(ValueError, match=r"repeated labels: \['a', 'b', 'c', 'a'\]"):
+        _fast(classes=["a", "b", "c", "a"]).fit(X, labels)
+
+
+def test_classes_may_hold_a_label_no_sample_has_even_none():
+    # A class without samples, of another type than the labels: no sorting of
+    # mixed types is needed, so it is kept in its place.
+    X, y = _ordinal_problem()
+    labels = np.array(["a", "b", "c", "d"], dtype=object)[y]
+    clf = _fast(classes=np.array(["a", "b", None, "c", "d"], dtype=object), max_iter=2)
+    clf.fit(X, labels)
+    assert clf.classes_.tolist() == ["a", "b", None, "c", "d"]
+    assert clf.predict_proba(X[:2]).shape == (2, 5)

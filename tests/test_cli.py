@@ -264,6 +264,42 @@ def test_plot_writes_a_png_and_refuses_to_overwrite(csv_file, tmp_path, capsys):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_figure_that_cannot_be_drawn_leaves_files_alone(
+    existing, csv_file, tmp_path, capsys, monkeypatch
+):
+    # As pgf does without LaTeX: the error comes from savefig itself.
+    from matplotlib.figure import Figure
+
+    def fails(self, *args, **kwargs):
+        raise RuntimeError("xelatex not found\nmore detail")
+
+    monkeypatch.setattr(Figure, "savefig", fails)
+    plot = tmp_path / "fig.png"
+    if existing:
+        plot.write_bytes(b"precious")
+    argv = ["--csv", str(csv_file), "--target", "rating", "--plot", str(plot)]
+    status = main(argv + FAST + ["--force"])
+    assert_one_line_error(capsys, status, 1, "cannot draw the figure as png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["data.csv"] + (["fig.png"] if existing else [])
+    )
+    if existing:
+        assert plot.read_bytes() == b"precious"
+
+
+def test_force_keeps_the_permissions_of_the_replaced_file(csv_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "fig.png"
+    plot.write_bytes(b"old")
+    plot.chmod(0o640)
+    argv = ["--csv", str(csv_file), "--target", "rating", "--plot", str(plot)]
+    assert main(argv + FAST + ["--force"]) == 0
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert plot.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "fig.png"]
+
+
 def test_ground_distance_is_passed_to_the_squared_emd_model(csv_file, capsys):
     argv = ["--csv", str(csv_file), "--target", "rating"] + FAST
     assert main(argv + ["--ground-distance", "uniform"]) == 0
@@ -579,3 +615,44 @@ def test_ctrl_c_while_training_exits_130_without_a_traceback(monkeypatch, capsys
     assert status == 130
     assert captured.err.strip().splitlines()[-1] == "skemd: interrupted"
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_order_can_name_a_class_that_pandas_reads_as_missing(tmp_path, capsys):
+    # "NA" (not applicable) is a class here, and an empty cell still is no value.
+    path = write_grades(tmp_path / "g.csv", ["NA", "B", "C"] * 10 + [""])
+    argv = ["--csv", str(path), "--target", "grade", "--order", "NA,B,C"]
+    assert main(argv + FAST) == 0
+    out = capsys.readouterr().out
+    assert "classes (samples): NA (10) < B (10) < C (10)" in out
+    assert "dropped 1 of 31 rows with no value" in out
+
+
+def test_without_order_na_cells_are_missing_values(tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", ["NA", "B", "C"] * 10)
+    argv = ["--csv", str(path), "--target", "grade"]
+    assert main(argv + FAST) == 0
+    assert "dropped 10 of 30 rows with no value" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("order", ["01,02,03", "1.0,2.0,3.0", "3,2,1"])
+def test_order_of_numbers_is_read_as_numbers(order, tmp_path, capsys):
+    path = tmp_path / "g.csv"
+    write_grades(path, ["01", "02", "03"] * 10)
+    argv = ["--csv", str(path), "--target", "grade", "--order", order]
+    assert main(argv + FAST) == 0
+    out = capsys.readouterr().out
+    expected = "3 (10) < 2 (10) < 1 (10)" if order == "3,2,1" else "1 (10) < 2 (10)"
+    assert expected in out
+
+
+def test_order_naming_a_number_twice_is_an_error(tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", [1, 2, 3] * 10)
+    argv = ["--csv", str(path), "--target", "grade", "--order", "1,01,2,3"]
+    assert_one_line_error(capsys, main(argv), 1, "class 1 twice", "'1' and '01'")
+
+
+def test_order_starting_with_a_minus_sign(tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", [-1, 0, 1] * 10)
+    argv = ["--csv", str(path), "--target", "grade", "--order", "-1,0,1"]
+    assert main(argv + FAST) == 0
+    assert "-1 (10) < 0 (10) < 1 (10)" in capsys.readouterr().out

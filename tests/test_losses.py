@@ -1192,3 +1192,22 @@ def test_positions_and_ignore_index_on_device(form, device):
     got = squared_emd_loss(z_d, y_d, m_d, sample_weight=w_d, ignore_index=-100)
     assert got.device.type == device
     torch.testing.assert_close(got.cpu(), expected)
+
+
+@pytest.mark.parametrize("ground_distance", [None, "uniform"])
+@pytest.mark.parametrize("shape", [(0, 4), (2, 4, 0)])
+def test_an_empty_batch_is_like_cross_entropy(shape, ground_distance):
+    # Mean over nothing: NaN, as cross_entropy gives; sum: 0; none: empty.
+    z = torch.zeros(shape, requires_grad=True)
+    y = torch.zeros((shape[0], *shape[2:]), dtype=torch.long)
+    matrix = None if ground_distance is None else 1 - torch.eye(4)
+    assert torch.isnan(F.cross_entropy(z, y))
+    mean = squared_emd_loss(z, y, ground_distance=matrix)
+    assert torch.isnan(mean)
+    mean.backward()
+    assert z.grad.shape == z.shape
+    total = squared_emd_loss(z, y, ground_distance=matrix, reduction="sum")
+    assert total.item() == 0.0
+    each = squared_emd_loss(z, y, ground_distance=matrix, reduction="none")
+    assert each.shape == y.shape
+    assert torch.isnan(SquaredEMDLoss(ground_distance=matrix, ce_weight=1.0)(z, y))

@@ -1352,3 +1352,29 @@ def test_ordinal_report_rejects_bad_input_like_the_metrics():
         ordinal_report([0, 1], [0, 5], classes=[0, 1, 2])
     with pytest.raises(ValueError, match="y_proba has 2 columns but there are 3"):
         ordinal_report([0, 1], [0, 2], y_proba=[[0.5, 0.5], [1.0, 0.0]])
+
+
+def test_an_ordered_categorical_gives_the_default_order():
+    pd = pytest.importorskip("pandas")
+    order = ["lo", "mid", "hi"]
+    y_true = pd.Categorical(["lo", "hi", "mid"], categories=order, ordered=True)
+    y_pred = ["hi", "hi", "lo"]
+    # Errors in the categories' order lo < mid < hi: 2, 0, 1; sorted
+    # (hi < lo < mid): 1, 0, 1.
+    assert mae(y_true, y_pred) == pytest.approx(1.0)
+    assert mae(y_true, y_pred) == mae(y_true, y_pred, classes=order)
+    assert mae(np.asarray(y_true), y_pred) == pytest.approx(2 / 3)
+    # As y_pred too, and inside a Series.
+    assert mae(y_pred, pd.Series(y_true)) == pytest.approx(1.0)
+    # An explicit order still wins; an unordered Categorical is sorted.
+    assert mae(y_true, y_pred, classes=["hi", "lo", "mid"]) == pytest.approx(2 / 3)
+    unordered = pd.Categorical(["lo", "hi", "mid"], categories=order)
+    assert mae(unordered, y_pred) == pytest.approx(2 / 3)
+    # Probabilities: one column per category, unused ones included.
+    wide = pd.Categorical(["lo", "hi"], categories=order, ordered=True)
+    proba = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    assert ranked_probability_score(wide, proba) == pytest.approx(
+        ranked_probability_score(["lo", "hi"], proba, classes=order)
+    )
+    report = ordinal_report(y_true, y_pred, output_dict=True)
+    assert list(report)[:3] == order

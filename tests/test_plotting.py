@@ -258,6 +258,14 @@ def test_training_curves_shade_the_warm_up_of_a_learned_distance():
     assert list(best.get_xdata()) == [int(np.argmax(clf.validation_scores_[3:])) + 4]
 
 
+def test_training_curves_with_a_ground_distance_matrix():
+    # A matrix, not a name: no warm-up to shade.
+    clf = _fit(ground_distance=ordinal_distance(4) ** 2)
+    ax = plot_training_curves(clf)
+    assert not ax.patches
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), clf.loss_curve_)
+
+
 def test_training_curves_reject_an_unfitted_estimator():
     with pytest.raises(NotFittedError):
         plot_training_curves(EMDClassifier())

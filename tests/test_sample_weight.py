@@ -171,6 +171,7 @@ def test_sample_weight_through_a_pipeline():
         (lambda n: np.full(n, np.inf), "infinity"),
         (lambda n: np.ones(n - 1), r"sample_weight.shape == \(119,\)"),
         (lambda n: np.zeros(n), "at least one non-zero"),
+        (lambda n: np.full(n, 1e-45), r"sums to \S+e-43.*overflows float32"),
     ],
 )
 def test_bad_sample_weight_is_named(weights, message):
