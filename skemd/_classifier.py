@@ -229,9 +229,12 @@ def _check_module_output(net, rows, n_classes) -> None:
             output = net.infer(rows[:1])
     finally:
         module.train(training)
-    if isinstance(output, torch.Tensor) and (
-        output.ndim != 2 or output.shape[1] != n_classes
-    ):
+    if not isinstance(output, torch.Tensor):
+        raise ValueError(
+            f"The module returns a {type(output).__name__}; it must return a "
+            f"tensor of logits, one per class: shape (n_samples, {n_classes})."
+        )
+    if output.ndim != 2 or output.shape[1] != n_classes:
         raise ValueError(
             f"The module gives outputs of shape {tuple(output.shape)} for one "
             f"sample; it must give one logit per class, shape (1, {n_classes}), "

@@ -253,38 +253,58 @@ class TensorBatches:
 
     With ``shuffle=True`` a new permutation is drawn on the data's device at the
     start of each pass, from torch's (forked, seeded) random number generator.
+    With ``merge_single=True`` a last batch of one row joins the batch before it
+    (batch normalisation cannot train on a single row).
     """
 
-    def __init__(self, dataset: InMemoryDataset, batch_size: int, shuffle: bool):
+    def __init__(
+        self,
+        dataset: InMemoryDataset,
+        batch_size: int,
+        shuffle: bool,
+        merge_single: bool = False,
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.merge_single = merge_single
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        """Start and stop of each batch."""
+        n_samples, size = len(self.dataset), self.batch_size
+        bounds = [
+            (start, min(start + size, n_samples)) for start in range(0, n_samples, size)
+        ]
+        if self.merge_single and len(bounds) > 1 and n_samples % size == 1:
+            bounds[-2:] = [(bounds[-2][0], n_samples)]
+        return bounds
 
     def __len__(self) -> int:
-        return -(-len(self.dataset) // self.batch_size)
+        return len(self._bounds())
 
     def __iter__(self):
         dataset = self.dataset
         X = dataset.X
-        n_samples, size = len(X), self.batch_size
+        bounds = self._bounds()
         if not self.shuffle:
-            for start in range(0, n_samples, size):
-                stop = start + size
+            for start, stop in bounds:
                 yield X[start:stop], dataset.targets(slice(start, stop))
             return
-        order = torch.randperm(n_samples, device=X.device)
+        order = torch.randperm(len(X), device=X.device)
         # Rows are gathered in the shuffled order a block of batches at a time
         # (about _GATHER_BYTES of X), and batches are views into the block: two
         # gathers per block instead of two per batch, and at most one block of
         # extra memory.
         row_bytes = max(X[:1].nbytes, 1)
-        block = max(_GATHER_BYTES // (row_bytes * size), 1) * size
-        for block_start in range(0, n_samples, block):
-            index = order[block_start : block_start + block]
+        per_block = max(_GATHER_BYTES // (row_bytes * self.batch_size), 1)
+        for first in range(0, len(bounds), per_block):
+            group = bounds[first : first + per_block]
+            offset = group[0][0]
+            index = order[offset : group[-1][1]]
             X_block = X.index_select(0, index)
             y_block = dataset.targets(index)
-            for start in range(0, len(index), size):
-                stop = start + size
+            for start, stop in group:
+                start, stop = start - offset, stop - offset
                 yield X_block[start:stop], _rows(y_block, start, stop)
 
 
@@ -734,7 +754,17 @@ class EMDNet(NeuralNet):
             if batch_size == -1:
                 batch_size = len(dataset)
             shuffle = bool(kwargs.get("shuffle", False)) and training
-            return TensorBatches(dataset, batch_size, shuffle)
+            # Batch normalisation cannot train on a last batch of one row.
+            module = getattr(self, "module_", None)
+            merge_single = (
+                training
+                and isinstance(module, nn.Module)
+                and any(
+                    isinstance(layer, nn.modules.batchnorm._BatchNorm)
+                    for layer in module.modules()
+                )
+            )
+            return TensorBatches(dataset, batch_size, shuffle, merge_single)
         return super().get_iterator(dataset, training=training)
 
     def get_params_for_optimizer(self, prefix, named_parameters):

@@ -93,7 +93,8 @@ class LearnedGroundDistance(Callback):
         the paper). A name (as in ``module.get_submodule``, for example
         ``"hidden"`` or ``"body.2"``): the output of that submodule, flattened per
         sample. If that layer runs more than once in a forward pass, its last call
-        is used.
+        is used; likewise, "last" Linear means the last one the forward pass
+        calls, whatever the order in which the module declares its layers.
 
     Attributes
     ----------
@@ -181,7 +182,7 @@ class LearnedGroundDistance(Callback):
                 "skemd.losses.SquaredEMDLoss; got "
                 f"{type(criterion).__name__}."
             )
-        self._feature_module(net)
+        self._feature_modules(net)
         if not self.in_warmup_:
             # After an interrupted warm-up the criterion still holds the warm-up
             # weights; the configured ones were remembered then.
@@ -191,6 +192,10 @@ class LearnedGroundDistance(Callback):
             criterion.ce_weight = 1.0
             criterion.emd_weight = 0.0
             self.in_warmup_ = True
+        elif self.distance_history_ and criterion.ground_distance is None:
+            # A new criterion (set_params(criterion__...) makes one) lost the
+            # matrix: it trains on with the last one learned.
+            self._assign(net, torch.as_tensor(self.distance_history_[-1]), None)
         elif not self.distance_history_:
             # Past the warm-up with no matrix yet: learn one from the current
             # network before the first epoch, when the training data are at hand.
@@ -239,8 +244,9 @@ class LearnedGroundDistance(Callback):
                 f"{self.feature_layer!r}."
             )
 
-    def _feature_module(self, net) -> nn.Module:
-        """The submodule whose input (default) or output gives the features."""
+    def _feature_modules(self, net) -> list[nn.Module]:
+        """The submodules whose input (default: every Linear, the last called
+        counts) or output (the named one) gives the features."""
         module = net.module_
         if self.feature_layer is None:
             linear = [m for m in module.modules() if isinstance(m, nn.Linear)]
@@ -252,9 +258,9 @@ class LearnedGroundDistance(Callback):
                     "the submodule whose output are the features (one of: "
                     f"{_submodule_names(module)})."
                 )
-            return linear[-1]
+            return linear
         try:
-            return module.get_submodule(self.feature_layer)
+            return [module.get_submodule(self.feature_layer)]
         except AttributeError:
             raise ValueError(
                 f"The module {type(module).__name__} has no submodule named "
@@ -270,7 +276,7 @@ class LearnedGroundDistance(Callback):
                 "LearnedGroundDistance needs the training data to learn the "
                 "ground distance; the net passed none to the callback."
             )
-        layer = self._feature_module(net)
+        layers = self._feature_modules(net)
         captured: list[torch.Tensor] = []
 
         if self.feature_layer is None:
@@ -278,13 +284,16 @@ class LearnedGroundDistance(Callback):
             def capture(module, args, kwargs):
                 captured.append(args[0] if args else next(iter(kwargs.values())))
 
-            handle = layer.register_forward_pre_hook(capture, with_kwargs=True)
+            handles = [
+                layer.register_forward_pre_hook(capture, with_kwargs=True)
+                for layer in layers
+            ]
         else:
 
             def capture(module, args, output):
                 captured.append(output)
 
-            handle = layer.register_forward_hook(capture)
+            handles = [layer.register_forward_hook(capture) for layer in layers]
 
         modes = [(m, m.training) for m in net.module_.modules()]
         sums = counts = None
@@ -305,9 +314,9 @@ class LearnedGroundDistance(Callback):
                     output = net.infer(Xi)
                     if not captured:
                         raise ValueError(
-                            f"The feature layer {type(layer).__name__} did not run "
-                            "in the forward pass. Pass feature_layer= the name of "
-                            "a submodule the network uses."
+                            f"The feature layer {type(layers[-1]).__name__} did "
+                            "not run in the forward pass. Pass feature_layer= the "
+                            "name of a submodule the network uses."
                         )
                     features = captured[-1]
                     if not isinstance(features, torch.Tensor):
@@ -333,7 +342,8 @@ class LearnedGroundDistance(Callback):
                         features, yi, n_classes, sums, counts
                     )
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
             for module, training in modes:
                 module.training = training
         if sums is None:
@@ -345,6 +355,13 @@ class LearnedGroundDistance(Callback):
         """Number of classes: the width of the network's output."""
         if isinstance(output, torch.Tensor) and output.dim() == 2:
             return int(output.shape[1])
+        if isinstance(output, torch.Tensor) and output.dim() > 2:
+            raise ValueError(
+                f"The module gives outputs of shape {tuple(output.shape)}: a class "
+                "per position. LearnedGroundDistance learns from one class per "
+                "sample, outputs of shape (n_samples, n_classes); train a "
+                "per-position model with a fixed ground_distance instead."
+            )
         current = net.criterion_.ground_distance
         if current is not None:
             return int(current.shape[0])
@@ -358,14 +375,24 @@ class LearnedGroundDistance(Callback):
         """Learn the distance from the current network and hand it to the loss."""
         sums, counts = self._class_sums(net, dataset_train)
         distance = _distance_from_class_sums(sums, counts, float(self.distance_power))
-        criterion = net.criterion_
-        current = criterion.ground_distance
-        device = distance.device if current is None else current.device
-        loss_matrix = distance - float(self.distance_offset)
-        loss_matrix.fill_diagonal_(1.0)
-        criterion.ground_distance = loss_matrix.to(device=device, dtype=sums.dtype)
+        self._assign(net, distance, sums.dtype)
         self.distance_history_.append(distance.detach().cpu().double().numpy())
         self._restore_weights(net)
+
+    def _assign(self, net, distance: torch.Tensor, dtype) -> None:
+        """Give the criterion the loss matrix of a learned distance."""
+        current = net.criterion_.ground_distance
+        if current is not None:
+            device, dtype = current.device, dtype or current.dtype
+        elif net.device is not None:
+            device = torch.device(net.device)
+        else:
+            device = distance.device
+        loss_matrix = distance - float(self.distance_offset)
+        loss_matrix.fill_diagonal_(1.0)
+        net.criterion_.ground_distance = loss_matrix.to(
+            device=device, dtype=dtype or torch.get_default_dtype()
+        )
 
     def _restore_weights(self, net) -> None:
         if self.in_warmup_:

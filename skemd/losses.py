@@ -40,8 +40,13 @@ _MATMUL_MAX_CLASSES = 32
 
 @lru_cache(maxsize=64)
 def _upper_ones(n_classes: int, dtype: torch.dtype, device: torch.device):
-    """The K x K upper triangle of ones (diagonal included), cached."""
-    return torch.ones(n_classes, n_classes, dtype=dtype, device=device).triu_()
+    """The K x K upper triangle of ones (diagonal included), cached.
+
+    Made outside inference mode: a cached inference tensor could not be saved
+    for backward by a later call that needs a gradient.
+    """
+    with torch.inference_mode(False):
+        return torch.ones(n_classes, n_classes, dtype=dtype, device=device).triu_()
 
 
 # On the CPU, torch's softmax over a short last dimension (fewer than 16
@@ -537,8 +542,9 @@ class SquaredEMDLoss(nn.Module):
     ground_distance : array-like of shape (K, K), default=None
         The matrix :math:`M` of :func:`squared_emd_loss`; ``None`` for ordered
         classes. It is kept as a buffer, so it follows the module across devices
-        and is saved in its ``state_dict``. Assign a new matrix to the attribute
-        ``ground_distance`` to change it between epochs.
+        and is saved in its ``state_dict``; a criterion made without one takes
+        the matrix of a state it loads. Assign a new matrix (a tensor) to the
+        attribute ``ground_distance`` to change it between epochs.
     ce_weight : float, default=0.0
         Weight of the cross-entropy term.
     emd_weight : float, default=1.0
@@ -600,6 +606,32 @@ class SquaredEMDLoss(nn.Module):
         self.reduction = reduction
         self.from_logits = from_logits
         self.ignore_index = ignore_index
+
+    def _load_from_state_dict(
+        self,
+        state_dict,
+        prefix,
+        local_metadata,
+        strict,
+        missing_keys,
+        unexpected_keys,
+        error_msgs,
+    ):
+        # A matrix set after construction (a learned ground distance) is in the
+        # saved state; a new criterion, made without one, takes it on loading.
+        key = prefix + "ground_distance"
+        saved = state_dict.get(key)
+        if self.ground_distance is None and isinstance(saved, torch.Tensor):
+            self.ground_distance = torch.empty_like(saved)
+        super()._load_from_state_dict(
+            state_dict,
+            prefix,
+            local_metadata,
+            strict,
+            missing_keys,
+            unexpected_keys,
+            error_msgs,
+        )
 
     def forward(
         self,

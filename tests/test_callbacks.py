@@ -296,14 +296,51 @@ class _WithUnusedLayer(nn.Module):
         return self.body(X)
 
 
-def test_layer_not_in_forward_pass_raises_and_leaves_no_hook(small_data):
+def test_named_layer_not_in_forward_pass_raises_and_leaves_no_hook(small_data):
     X, y = small_data
-    net = _net(_WithUnusedLayer(4), LearnedGroundDistance(warmup_epochs=1))
+    callback = LearnedGroundDistance(warmup_epochs=1, feature_layer="unused")
+    net = _net(_WithUnusedLayer(4), callback)
     with pytest.raises(ValueError, match="did not run in the forward pass"):
         _fit(net, X, y)
     for module in net.module_.modules():
         assert not module._forward_hooks and not module._forward_pre_hooks
     assert net.module_.training
+
+
+class _HeadDeclaredFirst(nn.Module):
+    """Its output layer is registered before the body that feeds it."""
+
+    def __init__(self, n_classes=4):
+        super().__init__()
+        self.head = nn.Linear(16, n_classes)
+        self.body = nn.Linear(N_FEATURES, 16)
+
+    def forward(self, X):
+        return self.head(torch.relu(self.body(X)))
+
+
+@pytest.mark.parametrize("module_class", [_HeadDeclaredFirst, _WithUnusedLayer])
+def test_default_features_are_the_input_of_the_last_linear_called(
+    module_class, small_data
+):
+    # Not the last Linear declared: the head declared first, or a Linear the
+    # forward pass never calls, declared last.
+    X, y = small_data
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        module = module_class(4)
+    initial = copy.deepcopy(module)
+    callback = LearnedGroundDistance(warmup_epochs=0)
+    _fit(_net(module, callback, max_epochs=1), X, y)
+    with torch.no_grad():
+        inputs = torch.from_numpy(X)
+        if module_class is _HeadDeclaredFirst:
+            features = torch.relu(initial.body(inputs))
+        else:
+            features = initial.body[1](initial.body[0](inputs))
+    expected = learned_distance(features.numpy(), y, 4)
+    np.testing.assert_allclose(callback.distance_history_[0], expected, atol=1e-6)
+    assert not any(layer._forward_pre_hooks for layer in module.modules())
 
 
 class _Pair(nn.Module):
@@ -436,3 +473,82 @@ def test_get_params_and_clone(small_data):
     assert not hasattr(cloned, "distance_history_")
     refit = _fit(clone(net), X, y)
     assert len(dict(refit.callbacks_)["ground_distance"].distance_history_) == 2
+
+
+# --------------------------------------------------------------------------- #
+# A new criterion: set_params, saved and loaded states
+# --------------------------------------------------------------------------- #
+
+
+def test_a_new_criterion_trains_on_with_the_last_learned_matrix(small_data):
+    X, y = small_data
+    callback = LearnedGroundDistance(warmup_epochs=1)
+    recorder = _RecordCriterion()
+    net = _net(_MLP, callback, callbacks=[("record", recorder)], max_epochs=3)
+    _fit(net, X, y)
+    learned = net.criterion_.ground_distance.clone()
+    # skorch makes a new criterion, without a matrix, for new criterion params.
+    net.set_params(criterion__ce_weight=0.5)
+    assert net.criterion_.ground_distance is None
+    net.partial_fit(X, y, epochs=1)
+    matrix_used = recorder.records_[-1][2]
+    torch.testing.assert_close(torch.as_tensor(matrix_used), learned)
+    assert net.criterion_.ce_weight == 0.5
+
+
+def test_criterion_state_with_a_learned_matrix_loads_into_a_new_one(
+    small_data, tmp_path
+):
+    X, y = small_data
+    net = _net(_MLP, LearnedGroundDistance(warmup_epochs=1), max_epochs=2)
+    _fit(net, X, y)
+    path = tmp_path / "criterion.pt"
+    net.save_params(f_criterion=path)
+    fresh = _net(_MLP, LearnedGroundDistance(warmup_epochs=1)).initialize()
+    assert fresh.criterion_.ground_distance is None
+    fresh.load_params(f_criterion=path)
+    torch.testing.assert_close(
+        fresh.criterion_.ground_distance, net.criterion_.ground_distance
+    )
+    # A state saved without a matrix (the class order) keeps a new one without.
+    plain = SquaredEMDLoss()
+    plain.load_state_dict(SquaredEMDLoss().state_dict())
+    assert plain.ground_distance is None
+
+
+def test_checkpoint_and_load_init_state_resume_a_learned_distance(small_data, tmp_path):
+    from skorch.callbacks import Checkpoint, LoadInitState
+
+    X, y = small_data
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+
+    def make():
+        return _net(
+            _MLP,
+            LearnedGroundDistance(warmup_epochs=1),
+            callbacks=[("checkpoint", checkpoint), ("load", LoadInitState(checkpoint))],
+            max_epochs=2,
+        )
+
+    first = make()
+    _fit(first, X, y)
+    second = make()
+    _fit(second, X, y)
+    assert len(second.history) == 4
+
+
+def test_per_position_outputs_are_refused_with_advice():
+    class PerPosition(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(2, 8, 3, padding=1)
+            self.out = nn.Linear(8, 3)
+
+        def forward(self, X):
+            return self.out(torch.relu(self.conv(X)).transpose(1, 2)).transpose(1, 2)
+
+    X = torch.randn(20, 2, 6)
+    y = torch.randint(0, 3, (20, 6))
+    net = _net(PerPosition, LearnedGroundDistance(warmup_epochs=0))
+    with pytest.raises(ValueError, match="a class per position.*fixed ground_distance"):
+        _fit(net, X, y)

@@ -511,6 +511,21 @@ def test_custom_module_with_the_wrong_number_of_outputs(width):
         _fast(module=nn.Linear(3, width)).fit(X, y)
 
 
+def test_custom_module_returning_a_tuple_is_refused():
+    class WithAux(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3, 4)
+
+        def forward(self, X):
+            logits = self.linear(X)
+            return logits, logits.detach()
+
+    X, y = _ordinal_problem()
+    with pytest.raises(ValueError, match="returns a tuple; it must return a tensor"):
+        _fast(module=WithAux).fit(X, y)
+
+
 def test_custom_module_instance_is_not_modified_by_fit():
     X, y = _ordinal_problem()
     module = _TinyNet()
@@ -1005,3 +1020,21 @@ def test_classes_may_hold_a_label_no_sample_has_even_none():
     clf.fit(X, labels)
     assert clf.classes_.tolist() == ["a", "b", None, "c", "d"]
     assert clf.predict_proba(X[:2]).shape == (2, 5)
+
+
+@pytest.mark.parametrize("n_samples", [201, 301])
+def test_batch_norm_module_with_a_last_batch_of_one_row(n_samples):
+    # 201 rows: batches of 200 and 1, which batch normalisation cannot train on;
+    # the single row joins the batch before it. 301 with batches of 100 alike.
+    X, y = _ordinal_problem(n_samples=n_samples)
+    module = nn.Sequential(
+        nn.Linear(3, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4)
+    )
+    batch_size = "auto" if n_samples == 201 else 100
+    clf = _fast(module=module, batch_size=batch_size, max_iter=3).fit(X, y)
+    sizes = [batch["train_batch_size"] for batch in clf.net_.history[-1, "batches"]]
+    assert sizes == ([201] if n_samples == 201 else [100, 100, 101])
+    # A network without batch normalisation keeps scikit-learn's batches.
+    plain = _fast(batch_size=batch_size, max_iter=1).fit(X, y)
+    sizes = [batch["train_batch_size"] for batch in plain.net_.history[-1, "batches"]]
+    assert sizes == ([200, 1] if n_samples == 201 else [100, 100, 100, 1])

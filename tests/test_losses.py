@@ -1211,3 +1211,20 @@ def test_an_empty_batch_is_like_cross_entropy(shape, ground_distance):
     each = squared_emd_loss(z, y, ground_distance=matrix, reduction="none")
     assert each.shape == y.shape
     assert torch.isnan(SquaredEMDLoss(ground_distance=matrix, ce_weight=1.0)(z, y))
+
+
+def test_a_first_call_in_inference_mode_does_not_break_training():
+    # Frameworks validate under torch.inference_mode(); a constant cached there
+    # must still serve a later call that needs a gradient.
+    from skemd import losses
+
+    losses._upper_ones.cache_clear()
+    z, y = torch.randn(8, 5), torch.randint(0, 5, (8,))
+    with torch.inference_mode():
+        expected = squared_emd_loss(z, y, reduction="none")
+    z = z.clone().requires_grad_()
+    weights = torch.rand(8)
+    loss = squared_emd_loss(z, y, reduction="none")
+    torch.testing.assert_close(loss.detach(), expected.clone())
+    squared_emd_loss(z, y, sample_weight=weights).backward()
+    assert torch.isfinite(z.grad).all()

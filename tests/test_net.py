@@ -123,6 +123,29 @@ def test_shuffled_batches_follow_one_permutation_whatever_the_block(
     assert torch.equal(torch.cat([Xi for Xi, _ in batches]), X[expected])
 
 
+@pytest.mark.parametrize("gather_bytes", [1, 3 * 4 * 2, 10**9])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_last_batch_of_one_row_can_join_the_one_before(
+    monkeypatch, gather_bytes, shuffle
+):
+    monkeypatch.setattr(skemd._net, "_GATHER_BYTES", gather_bytes)
+    X = torch.arange(21, dtype=torch.float32).repeat_interleave(2).reshape(21, 2)
+    y = torch.arange(21)
+    torch.manual_seed(3)
+    batches = TensorBatches(InMemoryDataset(X, y), 4, shuffle, merge_single=True)
+    assert len(batches) == 5
+    got = list(batches)
+    assert [len(yi) for _, yi in got] == [4, 4, 4, 4, 5]
+    torch.manual_seed(3)
+    expected = torch.randperm(21) if shuffle else torch.arange(21)
+    assert torch.equal(torch.cat([yi for _, yi in got]), expected)
+    assert torch.equal(torch.cat([Xi for Xi, _ in got]), X[expected])
+    # Only a last batch of one row: 22 rows stay 4 x 5 + 2, 1 row stays 1.
+    assert len(TensorBatches(InMemoryDataset(X[:1]), 4, shuffle, True)) == 1
+    sizes = [len(Xi) for Xi, _ in TensorBatches(InMemoryDataset(X), 5, shuffle, True)]
+    assert sizes == [5, 5, 5, 6]
+
+
 def test_batches_without_targets_yield_none():
     X, _ = _data(n_samples=5)
     batches = list(TensorBatches(InMemoryDataset(X), batch_size=2, shuffle=True))
