@@ -405,7 +405,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     feature_layer : str, default=None
         With ``ground_distance="learned"``: the submodule whose output gives the
         features (for example ``"hidden"``). ``None`` takes the input of the last
-        :class:`torch.nn.Linear` of the module.
+        :class:`torch.nn.Linear` that the module's forward pass calls.
     classes : array-like, default=None
         The class order, lowest first. ``None`` takes the categories of a pandas
         ordered ``Categorical`` target, else the sorted labels.

@@ -89,12 +89,12 @@ class LearnedGroundDistance(Callback):
         :math:`\mu` are rewarded rather than charged.
     feature_layer : str, default=None
         Where the features come from. ``None``: the input of the last
-        :class:`torch.nn.Linear` in the module (its penultimate activations, as in
-        the paper). A name (as in ``module.get_submodule``, for example
+        :class:`torch.nn.Linear` that the forward pass calls, whatever the order
+        in which the module declares its layers (its penultimate activations, as
+        in the paper). A name (as in ``module.get_submodule``, for example
         ``"hidden"`` or ``"body.2"``): the output of that submodule, flattened per
         sample. If that layer runs more than once in a forward pass, its last call
-        is used; likewise, "last" Linear means the last one the forward pass
-        calls, whatever the order in which the module declares its layers.
+        is used.
 
     Attributes
     ----------
