@@ -607,31 +607,13 @@ class SquaredEMDLoss(nn.Module):
         self.from_logits = from_logits
         self.ignore_index = ignore_index
 
-    def _load_from_state_dict(
-        self,
-        state_dict,
-        prefix,
-        local_metadata,
-        strict,
-        missing_keys,
-        unexpected_keys,
-        error_msgs,
-    ):
+    def _load_from_state_dict(self, state_dict, prefix, *args):
         # A matrix set after construction (a learned ground distance) is in the
         # saved state; a new criterion, made without one, takes it on loading.
-        key = prefix + "ground_distance"
-        saved = state_dict.get(key)
+        saved = state_dict.get(prefix + "ground_distance")
         if self.ground_distance is None and isinstance(saved, torch.Tensor):
             self.ground_distance = torch.empty_like(saved)
-        super()._load_from_state_dict(
-            state_dict,
-            prefix,
-            local_metadata,
-            strict,
-            missing_keys,
-            unexpected_keys,
-            error_msgs,
-        )
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(
         self,
