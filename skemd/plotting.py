@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import _check_targets, _class_order
+from .metrics import _check_targets, _class_order, _ordered_categories
 
 __all__ = ["plot_confusion_matrix", "plot_ground_distance", "plot_training_curves"]
 
@@ -190,12 +190,12 @@ def plot_ground_distance(
     >>> [text.get_text() for text in ax.texts[:3]]
     ['0', '1', '2']
     """
-    ax = _axes(ax)
     matrix, default_classes = _distance_matrix(distance)
     n_classes = matrix.shape[0]
     labels = _check_class_labels(
         default_classes if classes is None else classes, n_classes
     )
+    ax = _axes(ax)
     _draw_matrix(
         ax,
         matrix,
@@ -246,10 +246,14 @@ def plot_training_curves(estimator: Any, *, ax=None, title: str | None = None):
 
     With ``early_stopping=True`` an :class:`~skemd.EMDClassifier` also records
     ``validation_scores_``, minus the loss on the held-out data; it is drawn as
-    the validation loss, and the epoch of the lowest validation loss, whose
-    network the estimator keeps, is marked. When the ground distance is learned,
-    the warm-up epochs (cross-entropy only, so on another scale) are shaded and
-    the lowest validation loss is sought after them.
+    the validation loss, and the epoch whose network the estimator keeps, that
+    of the lowest validation loss in its last fit, is marked. When the ground
+    distance was learned, the warm-up epochs (cross-entropy only, so on another
+    scale) are shaded and the kept network comes from after them, unless
+    training ended within the warm-up. For a skorch net with a validation
+    split, the lowest validation loss is marked; for another estimator with
+    ``loss_curve_`` (``MLPClassifier``, whose validation scores are
+    accuracies), the training loss alone is drawn.
 
     Parameters
     ----------
@@ -298,29 +302,33 @@ def plot_training_curves(estimator: Any, *, ax=None, title: str | None = None):
     >>> len(ax.get_lines()[0].get_xdata()) == clf.n_iter_
     True
     """
-    train, valid, warmup = _loss_curves(estimator)
+    curves = _loss_curves(estimator)
+    train, valid = curves["train"], curves["valid"]
+    warmup = min(curves["warmup"], len(train))
     ax = _axes(ax)
     epochs = np.arange(1, len(train) + 1)
     if warmup:
-        ax.axvspan(
-            0.5,
-            min(warmup, len(train)) + 0.5,
-            color="0.9",
-            label="warm-up (cross-entropy only)",
-        )
+        ax.axvspan(0.5, warmup + 0.5, color="0.9", label="warm-up (cross-entropy only)")
     ax.plot(epochs, train, label="training loss")
     if valid is not None:
-        ax.plot(epochs, valid, label="validation loss")
-        # The warm-up trains another loss: the kept network comes from after it.
-        start = warmup if len(valid) > warmup else 0
-        best = start + int(np.nanargmin(valid[start:]))
+        # A warm start may have switched validation on: it covers the last epochs.
+        valid_epochs = epochs[len(train) - len(valid) :]
+        ax.plot(valid_epochs, valid, label="validation loss")
+        kept = curves["kept"]
+        if kept is None:
+            kept = len(train) - len(valid) + int(np.nanargmin(valid))
+            label = f"lowest validation loss (epoch {epochs[kept]})"
+        elif curves["kept_in_warmup"]:
+            label = f"kept network (epoch {epochs[kept]}, end of the warm-up)"
+        else:
+            label = f"kept network, lowest validation loss (epoch {epochs[kept]})"
         ax.plot(
-            epochs[best],
-            valid[best],
+            epochs[kept],
+            valid[kept - (len(train) - len(valid))],
             marker="o",
             linestyle="none",
             color="black",
-            label=f"lowest validation loss (epoch {epochs[best]})",
+            label=label,
         )
     from matplotlib.ticker import MaxNLocator
 
@@ -334,31 +342,63 @@ def plot_training_curves(estimator: Any, *, ax=None, title: str | None = None):
     return ax
 
 
-def _loss_curves(estimator) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """Training losses, validation losses (or None) and the warm-up length."""
+def _loss_curves(estimator) -> dict:
+    """What the training-curve plot draws, from a fitted estimator or net.
+
+    ``train`` and ``valid`` (None without validation; the last epochs when a
+    warm start switched it on) are per-epoch losses; ``warmup`` the epochs at
+    the start that trained another loss; ``kept`` the index of the epoch whose
+    network an EMDClassifier keeps (None where no such rule applies: the lowest
+    validation loss is marked), ``kept_in_warmup`` whether training ended
+    within the warm-up, which keeps the last network.
+    """
+    from skorch import NeuralNet
+
+    from ._classifier import EMDClassifier
+
     estimator = _final_step(estimator)
-    if hasattr(estimator, "loss_curve_") or hasattr(estimator, "validation_fraction"):
+    curves = {"valid": None, "warmup": 0, "kept": None, "kept_in_warmup": False}
+    if isinstance(estimator, EMDClassifier):
         check_is_fitted(estimator, "loss_curve_")
         train = np.asarray(estimator.loss_curve_, dtype=float)
-        scores = getattr(estimator, "validation_scores_", None)
-        valid = None if scores is None else -np.asarray(scores, dtype=float)
-        warmup = 0
-        spec = getattr(estimator, "ground_distance", None)
-        if isinstance(spec, str) and spec == "learned":
-            warmup = int(getattr(estimator, "warmup_epochs", 0) or 0)
-        return train, valid, warmup
-    history = getattr(estimator, "history", None)
-    if history is not None and hasattr(estimator, "initialized_"):
-        if not len(history) or "train_loss" not in history[-1]:
+        curves.update(train=train, warmup=int(estimator._curve_warmup_))
+        scores = estimator.validation_scores_
+        if scores is not None:
+            valid = -np.asarray(scores, dtype=float)
+            # The kept network is the best of the last fit's epochs after its
+            # warm-up, or its last one if it ended within the warm-up.
+            n_last = len(estimator.net_.history)
+            first = len(train) - n_last + estimator._fitted_warmup_
+            offset = len(train) - len(valid)
+            if first >= len(train):
+                kept, in_warmup = len(train) - 1, True
+            else:
+                kept = first + int(np.nanargmin(valid[first - offset :]))
+                in_warmup = False
+            curves.update(valid=valid, kept=kept, kept_in_warmup=in_warmup)
+        return curves
+    if hasattr(estimator, "loss_curve_") or hasattr(estimator, "hidden_layer_sizes"):
+        # MLPClassifier and the like: its validation_scores_ are accuracies, not
+        # losses, so only the training loss is drawn.
+        check_is_fitted(estimator, "loss_curve_")
+        curves["train"] = np.asarray(estimator.loss_curve_, dtype=float)
+        return curves
+    if isinstance(estimator, NeuralNet):
+        history = getattr(estimator, "history", None)
+        if (
+            not getattr(estimator, "initialized_", False)
+            or history is None
+            or not len(history)
+            or "train_loss" not in history[-1]
+        ):
             raise NotFittedError(
                 f"This {type(estimator).__name__} has not been trained yet: its "
                 "history holds no training loss."
             )
-        train = np.asarray(history[:, "train_loss"], dtype=float)
-        valid = None
+        curves["train"] = np.asarray(history[:, "train_loss"], dtype=float)
         if all("valid_loss" in epoch for epoch in history):
-            valid = np.asarray(history[:, "valid_loss"], dtype=float)
-        return train, valid, 0
+            curves["valid"] = np.asarray(history[:, "valid_loss"], dtype=float)
+        return curves
     raise TypeError(
         "estimator must be a fitted EMDClassifier (or another estimator with "
         "loss_curve_) or a trained skorch net; got "
@@ -395,8 +435,10 @@ def plot_confusion_matrix(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order, lowest first, or a fitted estimator whose ``classes_``
-        give it. ``None`` sorts the labels of ``y_true`` and ``y_pred``. Give it
-        whenever a class may be absent from both, so that it still gets a row.
+        give it. ``None`` takes the categories of a pandas ordered
+        ``Categorical`` ``y_true`` (or ``y_pred``), else sorts the labels of
+        ``y_true`` and ``y_pred``. Give it whenever a class may be absent from
+        both, so that it still gets a row.
     normalize : {"true", "pred", "all"}, default=None
         Divide the counts by the number of samples of each true class (rows sum
         to 1), of each predicted class (columns sum to 1) or by the total;
@@ -445,6 +487,7 @@ def plot_confusion_matrix(
     """
     if normalize not in _NORMALIZE:
         raise ValueError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}.")
+    classes = _ordered_categories(classes, y_true, y_pred)
     true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
     order = _class_order(classes, np.asarray(y_true), np.asarray(y_pred))
     counts = np.bincount(

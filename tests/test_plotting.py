@@ -7,8 +7,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import confusion_matrix
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -200,7 +201,9 @@ def test_training_curves_draw_validation_loss_and_best_epoch(fitted_early_stoppi
     train, valid, best = ax.get_lines()
     np.testing.assert_allclose(valid.get_ydata(), -np.asarray(clf.validation_scores_))
     best_epoch = int(np.argmax(clf.validation_scores_)) + 1
-    assert best.get_label() == f"lowest validation loss (epoch {best_epoch})"
+    assert best.get_label() == (
+        f"kept network, lowest validation loss (epoch {best_epoch})"
+    )
     assert list(best.get_xdata()) == [best_epoch]
     assert ax.get_title() == "Training"
 
@@ -277,10 +280,84 @@ def test_training_curves_reject_an_untrained_skorch_net():
         plot_training_curves(net)
 
 
-def test_training_curves_reject_an_estimator_without_a_loss_curve():
+@pytest.mark.parametrize(
+    "estimator",
+    [LogisticRegression(), SGDClassifier(), HistGradientBoostingClassifier()],
+)
+def test_training_curves_reject_an_estimator_without_a_loss_curve(estimator):
     X, y = _ordinal_problem()
     with pytest.raises(TypeError, match="loss_curve_"):
-        plot_training_curves(LogisticRegression().fit(X, y))
+        plot_training_curves(estimator.fit(X, y))
+
+
+def test_training_curves_reject_an_uninitialised_skorch_net():
+    net = NeuralNet(torch.nn.Linear(2, 4), criterion=SquaredEMDLoss)
+    with pytest.raises(NotFittedError):
+        plot_training_curves(net)
+
+
+def _refit(clf, **params):
+    X, y = _ordinal_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.set_params(**params).fit(X, LABELS[y])
+
+
+def test_training_curves_after_a_warm_start_that_turns_on_validation():
+    clf = _refit(_fit(max_iter=5, warm_start=True), early_stopping=True)
+    ax = plot_training_curves(clf)
+    train, valid, kept = ax.get_lines()
+    assert len(train.get_xdata()) == clf.n_iter_ == 10
+    # The validation curve covers the second fit's epochs, 6 to 10.
+    assert list(valid.get_xdata()) == [6, 7, 8, 9, 10]
+    assert 6 <= kept.get_xdata()[0] <= 10
+
+
+def test_training_curves_mark_the_network_kept_by_the_last_fit():
+    # A first fit with validation, then a warm start that diverges: the kept
+    # network is the best of the second fit, not the best of all epochs.
+    clf = _fit(max_iter=30, warm_start=True, early_stopping=True, tol=0.0)
+    best_first = int(np.argmax(clf.validation_scores_))
+    clf = _refit(clf, learning_rate_init=3.0, max_iter=6)
+    scores = np.asarray(clf.validation_scores_)
+    assert int(np.argmax(scores)) == best_first  # the first fit's best is better
+    ax = plot_training_curves(clf)
+    kept = ax.get_lines()[-1]
+    expected = 30 + int(np.argmax(scores[30:])) + 1
+    assert list(kept.get_xdata()) == [expected]
+    assert kept.get_label().startswith("kept network")
+
+
+def test_training_curves_when_training_ends_within_the_warm_up():
+    clf = _fit(
+        ground_distance="learned",
+        warmup_epochs=5,
+        max_iter=3,
+        early_stopping=True,
+        validation_fraction=0.25,
+    )
+    ax = plot_training_curves(clf)
+    kept = ax.get_lines()[-1]
+    assert list(kept.get_xdata()) == [3]
+    assert "end of the warm-up" in kept.get_label()
+
+
+def test_training_curves_shade_the_warm_up_that_was_fitted():
+    # Parameters changed after the fit do not invent a warm-up.
+    clf = _fit().set_params(ground_distance="learned")
+    assert not plot_training_curves(clf).patches
+
+
+def test_training_curves_of_an_mlp_classifier_draw_the_training_loss_only():
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = _ordinal_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = MLPClassifier(max_iter=20, early_stopping=True, random_state=0)
+        mlp.fit(X, y)
+    (line,) = plot_training_curves(mlp).get_lines()
+    np.testing.assert_allclose(line.get_ydata(), mlp.loss_curve_)
 
 
 # ---------------------------------------------------------- confusion matrix
@@ -389,3 +466,22 @@ def test_plotting_without_matplotlib_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install skemd\[plot\]"):
         plot_ground_distance(ordinal_distance(3))
+
+
+def test_confusion_matrix_of_an_ordered_categorical_follows_its_categories():
+    pd = pytest.importorskip("pandas")
+    order = pd.CategoricalDtype(["low", "mid", "high", "top"], ordered=True)
+    y_true = pd.Series(["low", "low", "low", "mid", "high"], dtype=order)
+    ax = plot_confusion_matrix(y_true, y_true)
+    assert [label.get_text() for label in ax.get_yticklabels()] == list(
+        order.categories
+    )
+    # "top" has no sample and still gets its row and column.
+    assert np.diagonal(ax.images[0].get_array()).tolist() == [3, 1, 1, 0]
+
+
+def test_an_invalid_distance_leaves_no_figure_open():
+    plt.close("all")
+    with pytest.raises(ValueError, match="square matrix"):
+        plot_ground_distance(np.zeros((2, 3)))
+    assert plt.get_fignums() == []
