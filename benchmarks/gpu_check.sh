@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# Check skemd on a CUDA machine in one go (about 10 minutes at most):
+# Check skemd on a CUDA machine in one go (10 minutes at most, 5 more when the
+# project must first be installed):
 #   1. the whole test suite, where the `device` fixture also runs every device
 #      test on CUDA (bfloat16 included);
 #   2. the speed benchmark on CUDA at 1e5 and 1e6 rows x 100 features, float32 and
 #      bfloat16, with the peers timed at 1e5 rows.
 #
 # Usage, from anywhere:  bash benchmarks/gpu_check.sh [OUTPUT_DIR]
-# OUTPUT_DIR (default benchmarks/results) receives pytest.log, junit.xml,
-# speed_cuda.md, speed.log and gpu.txt. torch itself is never installed: the
+# OUTPUT_DIR (default benchmarks/results) receives gpu.txt, pytest.log,
+# junit.xml, speed_cuda.md, speed_cuda_learned.png, speed.log and, when the
+# project had to be installed, pip.log. torch itself is never installed: the
 # machine's own CUDA build is used.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${1:-$ROOT/benchmarks/results}"
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
+if ! mkdir -p "$OUT" || ! OUT="$(cd "$OUT" && pwd)"; then
+    echo "error: cannot use $OUT as the output folder." >&2
+    exit 1
+fi
 cd "$ROOT" || exit 1
 PYTHON="${PYTHON:-python}"
+if ! command -v "$PYTHON" > /dev/null; then
+    echo "error: no Python at '$PYTHON'; set PYTHON=/path/to/python." >&2
+    exit 1
+fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -35,12 +43,17 @@ if ! "$PYTHON" -c "import skemd, skorch, sklearn, pytest, scipy, pandas, ot, mor
     TORCH_VERSION="$("$PYTHON" -c 'import torch; print(torch.__version__)')"
     CONSTRAINTS="$(mktemp)"
     echo "torch==$TORCH_VERSION" > "$CONSTRAINTS"
-    "$PYTHON" -m pip install --quiet -c "$CONSTRAINTS" -e ".[test]" \
-        > "$OUT/pip.log" 2>&1 || { echo "pip install failed; see $OUT/pip.log" >&2; }
+    if ! timeout 300 "$PYTHON" -m pip install --quiet -c "$CONSTRAINTS" -e ".[test]" \
+        > "$OUT/pip.log" 2>&1; then
+        echo "error: installing the project failed; see $OUT/pip.log" >&2
+        rm -f "$CONSTRAINTS"
+        exit 1
+    fi
     rm -f "$CONSTRAINTS"
 fi
 
 status=0
+
 echo "== tests (CUDA where the device fixture asks for it)"
 timeout 270 "$PYTHON" -m pytest -q -p no:cacheprovider -rs \
     --junitxml="$OUT/junit.xml" > "$OUT/pytest.log" 2>&1

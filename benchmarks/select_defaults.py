@@ -41,6 +41,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 import _datasets  # noqa: E402
+from _args import at_least  # noqa: E402
 
 CACHE = Path(_HERE) / "results" / "cache"
 INNER_SEED = 7
@@ -624,6 +625,7 @@ def report(
 ) -> str:
     """Markdown account of the search: the protocol, every variant, the choice."""
     summary = summarise(results, reference)
+    n_datasets = results["dataset"].nunique()
     lines = [
         f"# {title}",
         "",
@@ -631,7 +633,8 @@ def report(
         "",
         "## Protocol",
         "",
-        "- Only training parts are used. For each of the 15 data sets, the training "
+        "- Only training parts are used. For each of the "
+        f"{n_datasets} data sets, the training "
         "part of the first partitions of `quality.py` "
         f"({small_partitions} for data sets under 400 rows, {large_partitions} "
         "for the others; "
@@ -646,7 +649,8 @@ def report(
         f"(`{BASE}`) as named; every fit is scored with both decision rules "
         "(`expected_cost` equals `median` under the ordinal ground distance, up "
         "to ties).",
-        "- Columns: mean rank of the variant's inner MAE across the 15 data sets "
+        "- Columns: mean rank of the variant's inner MAE across the "
+        f"{n_datasets} data sets "
         "(among all variants listed), geometric mean over data sets of "
         f"(MAE + 0.01) / (MAE of `{reference}` with argmax + 0.01) (the 'base' "
         f"of the column names), number of data sets better/worse than `{reference}` "
@@ -689,19 +693,23 @@ def report(
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(_datasets.DEFAULT_DATA_DIR))
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
-    parser.add_argument("--datasets", nargs="+", default=list(_datasets.ALL))
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--candidates", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES)
+    )
+    parser.add_argument(
+        "--datasets", nargs="+", choices=_datasets.ALL, default=list(_datasets.ALL)
+    )
+    parser.add_argument("--jobs", type=at_least(1), default=1)
     parser.add_argument("--per-dataset", action="store_true")
     parser.add_argument(
         "--small-partitions",
-        type=int,
+        type=at_least(1),
         default=8,
         help="partitions used for data sets under 400 rows",
     )
     parser.add_argument(
         "--large-partitions",
-        type=int,
+        type=at_least(1),
         default=3,
         help="partitions used for data sets of 400 rows or more",
     )
@@ -717,7 +725,16 @@ def main(argv=None) -> int:
         help="title of the report",
     )
     args = parser.parse_args(argv)
-    _datasets.orreview_dir(args.data_dir)
+    if args.reference not in args.candidates:
+        parser.error(
+            f"--reference {args.reference!r} is not among --candidates; add it there"
+        )
+    if args.report and not Path(args.report).parent.is_dir():
+        parser.error(f"--report: no such directory: {str(Path(args.report).parent)!r}")
+    try:
+        _datasets.orreview_dir(args.data_dir)
+    except FileNotFoundError as error:
+        parser.error(str(error))
     data_dir = str(Path(args.data_dir).resolve())
     results = run(
         args.candidates,

@@ -32,6 +32,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _args import at_least  # beside this script
 from speed import _status_bytes  # the speed benchmark, beside this script
 
 MIB = 2**20
@@ -188,15 +189,27 @@ def report(args, results, command: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--columns", type=int, default=5)
-    parser.add_argument("--categories", type=int, default=400)
-    parser.add_argument("--output", default=str(ROOT / "results" / "sparse_memory.md"))
+    parser.add_argument("--rows", type=at_least(10), default=100_000)
+    parser.add_argument("--columns", type=at_least(1), default=5)
+    parser.add_argument("--categories", type=at_least(2), default=400)
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="report path (default: results/sparse_memory.md at the default "
+        "sizes, results/sparse_memory_partial.md at others)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(args.child)
         return 0
+    if args.output is None:
+        # Only the default sizes write the report the documentation shows.
+        default = (args.rows, args.columns, args.categories) == (100_000, 5, 400)
+        name = "sparse_memory.md" if default else "sparse_memory_partial.md"
+        args.output = str(ROOT / "results" / name)
+    if not Path(args.output).parent.is_dir():
+        parser.error(f"--output: no such directory: {str(Path(args.output).parent)!r}")
     if not Path("/proc/self/status").exists():
         print("peak memory needs Linux's /proc", file=sys.stderr)
         return 1

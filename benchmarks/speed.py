@@ -44,6 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _args import at_least  # beside this script
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HIDDEN = (100, 100)
@@ -74,14 +75,20 @@ def _parse_args(argv=None):
     )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument(
-        "--sizes", type=int, nargs="+", help="numbers of rows (default 2e4 2e5 1e6)"
+        "--sizes",
+        type=at_least(2),
+        nargs="+",
+        help="numbers of rows (default 2e4 2e5 1e6)",
     )
-    parser.add_argument("--features", type=int, default=20)
-    parser.add_argument("--classes", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--features", type=at_least(1), default=20)
+    parser.add_argument("--classes", type=at_least(2), default=5)
+    parser.add_argument("--epochs", type=at_least(1), default=10)
+    parser.add_argument("--batch-size", type=at_least(1), default=128)
     parser.add_argument(
-        "--repeats", type=int, default=5, help="fits at the smallest size (best of)"
+        "--repeats",
+        type=at_least(1),
+        default=5,
+        help="fits at the smallest size (best of)",
     )
     parser.add_argument(
         "--precision",
@@ -114,9 +121,25 @@ def _parse_args(argv=None):
         default=None,
         help="torch and BLAS threads for every contender (default: leave as is)",
     )
-    parser.add_argument("--output", type=Path, default=None, help="markdown file")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="markdown file (default: results/speed_<device>.md for the full run, "
+        "speed_<device>_quick.md with --quick alone, speed_<device>_partial.md "
+        "with any other option)",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # Options that make a run other than the full (or quick) benchmark.
+    defaults = vars(parser.parse_args([]))
+    args.changed = [
+        name
+        for name, value in vars(args).items()
+        if name not in ("output", "memory_child", "quick", "device")
+        and value != defaults[name]
+    ]
+    return args
 
 
 def _resolve_device(name):
@@ -873,7 +896,9 @@ def main(argv=None):
     output = args.output
     if output is None:
         kind = device.split(":")[0]
-        output = RESULTS / f"speed_{kind}{'_quick' if args.quick else ''}.md"
+        suffix = "_partial" if args.changed else "_quick" if args.quick else ""
+        # Only the full run writes the report the documentation shows.
+        output = RESULTS / f"speed_{kind}{suffix}.md"
     output.parent.mkdir(parents=True, exist_ok=True)
     args.output_path = output
     args.learned_figure = None
