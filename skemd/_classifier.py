@@ -174,7 +174,7 @@ def _noting_interrupts():
     two apart. Outside the main thread, or where SIGINT is ignored or left to
     the system, nothing is installed and no signal can reach the block.
     """
-    noted = {"interrupted": False}
+    noted = {"interrupted": None}
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.getsignal(signal.SIGINT)
@@ -185,8 +185,8 @@ def _noting_interrupts():
     def handler(signum, frame):
         try:
             previous(signum, frame)
-        except KeyboardInterrupt:
-            noted["interrupted"] = True
+        except KeyboardInterrupt as interrupt:
+            noted["interrupted"] = interrupt
             raise
 
     signal.signal(signal.SIGINT, handler)
@@ -204,14 +204,17 @@ def _train(net, dataset, **kwargs) -> None:
     """
     with _noting_interrupts() as noted:
         net.partial_fit(dataset, None, **kwargs)
-    if noted["interrupted"]:
+    if noted["interrupted"] is not None:
         history = net.history
         # The epoch that was cut short has no complete record: drop it, so that
         # a later partial_fit call counts only finished epochs.
         if len(history) and "learning_rate" not in history[-1]:
             del history[-1]
-        raise KeyboardInterrupt
-    finite = [torch.isfinite(p).all() for p in net.module_.parameters()]
+        raise noted["interrupted"]
+    # Trainable weights only: a frozen -inf mask is the module's own business.
+    finite = [
+        torch.isfinite(p).all() for p in net.module_.parameters() if p.requires_grad
+    ]
     if finite and not bool(torch.stack(finite).all()):
         raise FloatingPointError(
             "The network's weights became infinite or NaN in the last epoch. "
@@ -219,27 +222,31 @@ def _train(net, dataset, **kwargs) -> None:
         )
 
 
-def _check_module_output(net, rows, n_classes) -> None:
-    """A module must give one logit per class: checked on the first row."""
-    module = net.module_
-    training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            output = net.infer(rows[:1])
-    finally:
-        module.train(training)
-    if not isinstance(output, torch.Tensor):
-        raise ValueError(
-            f"The module returns a {type(output).__name__}; it must return a "
-            f"tensor of logits, one per class: shape (n_samples, {n_classes})."
-        )
-    if output.ndim != 2 or output.shape[1] != n_classes:
-        raise ValueError(
-            f"The module gives outputs of shape {tuple(output.shape)} for one "
-            f"sample; it must give one logit per class, shape (1, {n_classes}), "
-            f"for the {n_classes} classes."
-        )
+def _checking_first_output(module, n_classes):
+    """Check the module's first output: one logit per class.
+
+    A forward hook sees the output of the first batch the module runs, in
+    training, and then removes itself: no extra forward pass, nothing drawn
+    from the random number generator. Returns the hook's handle.
+    """
+
+    def check(layer, args, output):
+        handle.remove()
+        if not isinstance(output, torch.Tensor):
+            raise ValueError(
+                f"The module returns a {type(output).__name__}; it must return a "
+                f"tensor of logits, one per class: shape (n_samples, {n_classes})."
+            )
+        if output.ndim != 2 or output.shape[1] != n_classes:
+            rows = len(args[0]) if args and hasattr(args[0], "__len__") else "n"
+            raise ValueError(
+                f"The module gives outputs of shape {tuple(output.shape)} for a "
+                f"batch of {rows} samples; it must give one logit per class, "
+                f"shape ({rows}, {n_classes}), for the {n_classes} classes."
+            )
+
+    handle = module.register_forward_hook(check)
+    return handle
 
 
 def _resolve_device(device) -> torch.device:
@@ -805,6 +812,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             )
         order = _class_order_of(y)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
+        if not continuing and hasattr(self, "net_"):
+            # A new fit: should it fail or be interrupted, the old network must
+            # not answer for the new classes and features.
+            del self.net_
         with _naming_text_columns(X):
             X, y = validate_data(
                 self,
@@ -953,12 +964,17 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 net.classes_ = np.arange(len(self.classes_))
                 if continuing:
                     self._load_weights(net)
-                elif self.module is not None:
-                    _check_module_output(net, train.X, len(self.classes_))
-                if incremental:
-                    _train(net, train, epochs=1)
-                else:
-                    _train(net, train)
+                check = None
+                if self.module is not None and not continuing:
+                    check = _checking_first_output(net.module_, len(self.classes_))
+                try:
+                    if incremental:
+                        _train(net, train, epochs=1)
+                    else:
+                        _train(net, train)
+                finally:
+                    if check is not None:
+                        check.remove()
         # The validation data are not part of the model.
         net.train_split = None
         self.net_ = net
@@ -1302,7 +1318,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     def _layer_sizes(self) -> tuple[int, ...]:
         """``hidden_layer_sizes`` as a tuple, each size checked."""
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+        if np.ndim(sizes) == 0:
+            sizes = [sizes.item() if isinstance(sizes, np.ndarray) else sizes]
+        else:
+            sizes = list(sizes)
         if not all(
             isinstance(size, numbers.Integral)
             and not isinstance(size, bool)
@@ -1383,6 +1402,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------- predict
 
+    def __sklearn_is_fitted__(self) -> bool:
+        # The network, not classes_: a fit that failed leaves classes_ set.
+        return hasattr(self, "net_")
+
     def _logits(self, X) -> torch.Tensor:
         check_is_fitted(self)
         with _naming_text_columns(X):
@@ -1395,7 +1418,13 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 reset=False,
             )
         logits = self.net_.forward(InMemoryDataset(as_rows(X)))
-        finite = torch.isfinite(logits).all(dim=1)
+        # -inf masks a class (probability 0); NaN, +inf or a row masked whole
+        # have no distribution.
+        finite = ~(
+            torch.isnan(logits).any(dim=1)
+            | (logits == torch.inf).any(dim=1)
+            | (logits == -torch.inf).all(dim=1)
+        )
         if not bool(finite.all()):
             raise ValueError(
                 f"The network's output is infinite or NaN for "

@@ -22,9 +22,7 @@ import io
 import math
 import os
 import re
-import shutil
 import sys
-import tempfile
 import textwrap
 import time
 import warnings
@@ -275,11 +273,15 @@ def _joining_order(argv: list[str]) -> list[str]:
     joined, words = [], list(argv)
     while words:
         word = words.pop(0)
+        # "--order" or an abbreviation argparse accepts, before a value that
+        # starts with one "-" (a long option or -h is not a value).
         if (
-            word == "--order"
+            len(word) >= 4
+            and "--order".startswith(word)
             and words
             and words[0].startswith("-")
-            and words[0] != "--"
+            and not words[0].startswith("--")
+            and words[0] != "-h"
         ):
             word = f"--order={words.pop(0)}"
         joined.append(word)
@@ -322,6 +324,12 @@ def _parse_args(argv) -> argparse.Namespace:
         if path.exists() and not args.force:
             parser.error(
                 f"argument --plot: {args.plot!r} exists; pass --force to overwrite it"
+            )
+        if path.exists() and not os.access(path, os.W_OK):
+            parser.error(f"argument --plot: {args.plot!r} is not writable")
+        if not path.exists() and not os.access(path.parent, os.W_OK):
+            parser.error(
+                f"argument --plot: cannot create files in {str(path.parent)!r}"
             )
     return args
 
@@ -478,6 +486,10 @@ def _ordered_classes(y: np.ndarray, order, target: str, notes: list) -> np.ndarr
     return np.asarray(classes, dtype=present.dtype) if numbers else np.asarray(classes)
 
 
+# Words pandas reads as missing values by default (lower case).
+_MISSING_WORDS = {"na", "n/a", "nan", "-nan", "none", "null", "<na>", "#n/a", "#na"}
+
+
 def _order_of_numbers(order, target: str) -> dict:
     """``--order`` for a column of whole numbers: each name read as a number,
     so that "01" and "1.0" name the class 1, as they did in the file."""
@@ -488,8 +500,16 @@ def _order_of_numbers(order, target: str) -> dict:
         except ValueError:
             value = math.nan
         if not (math.isfinite(value) and value.is_integer()):
+            missing = ""
+            if name.strip().lower() in _MISSING_WORDS:
+                missing = (
+                    f" (pandas reads {name!r} in a column of numbers as a missing "
+                    "value, so its rows have no class: write that class as a "
+                    "number)"
+                )
             raise _Failure(
-                f"--order names {name!r}, but column {target!r} holds whole numbers"
+                f"--order names {name!r}, but column {target!r} holds whole "
+                f"numbers{missing}"
             )
         label = int(value)
         if label in seen:
@@ -1098,42 +1118,17 @@ def _save_plot(path: str, fmt: str, pipeline: Pipeline, y_test, y_pred, force: b
     except Exception as exc:
         raise _Failure(f"cannot draw the figure as {fmt}: {_one_line(exc)}") from None
     try:
-        if force:
-            _replace_file(path, image.getvalue())
-        else:
-            # "x" refuses a file that appeared while the models trained.
-            with open(path, "xb") as f:
-                f.write(image.getvalue())
+        # "x" refuses a file that appeared while the models trained; with
+        # --force the file is written over in place, so that a link is
+        # followed and a read-only file refused.
+        with open(path, "wb" if force else "xb") as f:
+            f.write(image.getvalue())
     except FileExistsError:
         raise _Failure(
             f"argument --plot: {path!r} exists; pass --force to overwrite it", 2
         ) from None
     except OSError as exc:
         raise _Failure(f"cannot write {path!r}: {_one_line(exc)}") from None
-
-
-def _replace_file(path: str, content: bytes) -> None:
-    """Write ``content`` to ``path`` whole or not at all: a file there is
-    replaced only once the new one is complete."""
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".part", dir=target.parent
-    )
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(content)
-        if target.exists():
-            # The replaced file's permissions, not mkstemp's private ones.
-            shutil.copymode(target, temporary)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _print_notes(notes, out: TextIO) -> None:

@@ -5,7 +5,9 @@ give (``"low" < "mid" < "high"`` is not alphabetical). Every metric here therefo
 takes a ``classes`` keyword: the labels in order, or a fitted estimator whose
 ``classes_`` give the order. Without it, the categories of a pandas ordered
 ``Categorical`` ``y_true`` (or ``y_pred``) are the order, as for
-:class:`~skemd.EMDClassifier`, and otherwise the sorted distinct labels. Labels
+:class:`~skemd.EMDClassifier`, and otherwise the sorted distinct labels (the
+probability metrics then need ``classes`` unless the categories are sorted,
+since the columns of ``y_proba`` follow the estimator that made them). Labels
 are turned into ranks ``0 .. K-1`` in that order and errors are counted in ranks.
 Pass ``classes`` whenever a class may be missing from the data: with integer labels
 ``0`` and ``2`` and no ``1``, the default order puts them one rank apart.
@@ -259,7 +261,19 @@ def _check_proba(
     y_true: ArrayLike, y_proba: ArrayLike, classes: ClassOrder
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ranks of the true labels and the probabilities as float64."""
-    classes = _ordered_categories(classes, y_true)
+    if classes is None:
+        categories = _ordered_categories(None, y_true)
+        if categories is not None and categories.tolist() != sorted(
+            categories.tolist()
+        ):
+            # The columns follow the estimator: EMDClassifier keeps the
+            # categories' order, scikit-learn's classifiers sort the labels.
+            raise ValueError(
+                "y_true is an ordered Categorical whose categories are not in "
+                "sorted order, so the order of the y_proba columns is not known; "
+                "pass classes= (the fitted estimator, or its classes_)."
+            )
+        classes = categories
     y_true = _check_labels(y_true, "y_true")
     proba = np.asarray(y_proba)
     if proba.ndim != 2:

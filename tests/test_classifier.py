@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -507,7 +507,7 @@ def test_custom_module_class_with_params():
 @pytest.mark.parametrize("width", [3, 5])
 def test_custom_module_with_the_wrong_number_of_outputs(width):
     X, y = _ordinal_problem()  # 4 classes
-    with pytest.raises(ValueError, match=r"shape \(1, 4\), for the 4 classes"):
+    with pytest.raises(ValueError, match=r"shape \(200, 4\), for the 4 classes"):
         _fast(module=nn.Linear(3, width)).fit(X, y)
 
 
@@ -1038,3 +1038,88 @@ def test_batch_norm_module_with_a_last_batch_of_one_row(n_samples):
     plain = _fast(batch_size=batch_size, max_iter=1).fit(X, y)
     sizes = [batch["train_batch_size"] for batch in plain.net_.history[-1, "batches"]]
     assert sizes == ([200, 1] if n_samples == 201 else [100, 100, 100, 1])
+
+
+class _BatchStatistics(nn.Module):
+    """Batch normalisation without running statistics, and a squeezed output:
+    both need more than one row, in training and in evaluation alike."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(3, 8)
+        self.norm = nn.BatchNorm1d(8, track_running_stats=False)
+        self.out = nn.Linear(8, 4)
+
+    def forward(self, X):
+        return self.out(torch.relu(self.norm(self.hidden(X)))).squeeze()
+
+
+def test_a_module_that_needs_several_rows_trains():
+    X, y = _ordinal_problem()
+    clf = _fast(module=_BatchStatistics, max_iter=3).fit(X, y)
+    assert clf.predict_proba(X[:5]).shape == (5, 4)
+
+
+class _CountingNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 4)
+        self.calls = 0
+
+    def forward(self, X):
+        self.calls += 1
+        return self.linear(X)
+
+
+def test_the_output_check_runs_no_forward_pass_of_its_own():
+    # It looks at the first training batch's output: no extra pass, so nothing
+    # (a lazy module's weights, dropout masks) is drawn before training.
+    X, y = _ordinal_problem()  # 300 rows: two batches of at most 200
+    clf = _fast(module=_CountingNet, max_iter=3).fit(X, y)
+    assert clf.net_.module_.calls == 3 * 2
+
+
+class _MaskedClass(nn.Module):
+    """The last class masked out with -inf, frozen or as a buffer."""
+
+    def __init__(self, as_buffer=False):
+        super().__init__()
+        self.linear = nn.Linear(3, 4)
+        mask = torch.tensor([0.0, 0.0, 0.0, -torch.inf])
+        if as_buffer:
+            self.register_buffer("mask", mask)
+        else:
+            self.mask = nn.Parameter(mask, requires_grad=False)
+
+    def forward(self, X):
+        return self.linear(X) + self.mask
+
+
+@pytest.mark.parametrize("as_buffer", [False, True])
+def test_minus_infinity_masks_a_class(as_buffer):
+    X, y = _ordinal_problem()
+    y = np.minimum(y, 2)  # no sample of the masked class
+    clf = _fast(
+        module=_MaskedClass,
+        module_params={"as_buffer": as_buffer},
+        classes=[0, 1, 2, 3],
+        max_iter=3,
+    ).fit(X, y)
+    proba = clf.predict_proba(X[:5])
+    assert np.all(proba[:, 3] == 0.0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_a_failed_refit_leaves_no_old_network_behind():
+    X, y = _ordinal_problem()
+    clf = _fast(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        clf.set_params(hidden_layer_sizes=(0,)).fit(X, np.minimum(y, 2))
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+def test_hidden_layer_sizes_as_a_zero_dimensional_array():
+    X, y = _ordinal_problem()
+    clf = _fast(hidden_layer_sizes=np.array(6), max_iter=2).fit(X, y)
+    assert clf.coefs_[0].shape == (3, 6)

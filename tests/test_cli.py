@@ -1,6 +1,7 @@
 """Tests of the ``skemd`` command line (``python -m skemd``)."""
 
 import io
+import os
 import subprocess
 import sys
 
@@ -656,3 +657,45 @@ def test_order_starting_with_a_minus_sign(tmp_path, capsys):
     argv = ["--csv", str(path), "--target", "grade", "--order", "-1,0,1"]
     assert main(argv + FAST) == 0
     assert "-1 (10) < 0 (10) < 1 (10)" in capsys.readouterr().out
+
+
+def test_force_writes_through_a_link_and_refuses_a_read_only_file(
+    csv_file, tmp_path, capsys
+):
+    pytest.importorskip("matplotlib")
+    real = tmp_path / "real.png"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(real)
+    argv = ["--csv", str(csv_file), "--target", "rating"] + FAST + ["--force"]
+    assert main(argv + ["--plot", str(link)]) == 0
+    assert link.is_symlink()
+    assert real.read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    real.write_bytes(b"keep")
+    real.chmod(0o444)
+    if os.access(real, os.W_OK):
+        pytest.skip("running with permissions that ignore file modes")
+    status = main(argv + ["--plot", str(real)])
+    assert_one_line_error(capsys, status, 2, "is not writable")
+    assert real.read_bytes() == b"keep"
+
+
+def test_order_does_not_take_the_next_option_as_its_value(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--order", "--target", "rating"]
+    assert_one_line_error(capsys, main(argv), 2, "--order", "expected one argument")
+
+
+def test_an_abbreviated_order_may_start_with_a_minus_sign(tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", [-1, 0, 1] * 10)
+    argv = ["--csv", str(path), "--target", "grade", "--ord", "-1,0,1"]
+    assert main(argv + FAST) == 0
+    assert "-1 (10) < 0 (10) < 1 (10)" in capsys.readouterr().out
+
+
+def test_order_naming_a_missing_value_in_a_numeric_target(tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", ["1", "2", "NA"] * 10)
+    argv = ["--csv", str(path), "--target", "grade", "--order", "1,2,NA"]
+    assert_one_line_error(
+        capsys, main(argv), 1, "'NA'", "missing value", "write that class as a number"
+    )

@@ -1370,11 +1370,16 @@ def test_an_ordered_categorical_gives_the_default_order():
     assert mae(y_true, y_pred, classes=["hi", "lo", "mid"]) == pytest.approx(2 / 3)
     unordered = pd.Categorical(["lo", "hi", "mid"], categories=order)
     assert mae(unordered, y_pred) == pytest.approx(2 / 3)
-    # Probabilities: one column per category, unused ones included.
+    # Probabilities: the columns follow the estimator, whose order a Categorical
+    # does not tell (scikit-learn's classifiers sort the labels), so classes=
+    # is needed unless the categories are sorted anyway.
     wide = pd.Categorical(["lo", "hi"], categories=order, ordered=True)
     proba = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
-    assert ranked_probability_score(wide, proba) == pytest.approx(
-        ranked_probability_score(["lo", "hi"], proba, classes=order)
+    with pytest.raises(ValueError, match="pass classes="):
+        ranked_probability_score(wide, proba)
+    sorted_order = pd.Categorical(["a", "c"], categories=["a", "b", "c"], ordered=True)
+    assert ranked_probability_score(sorted_order, proba) == pytest.approx(
+        ranked_probability_score(["a", "c"], proba, classes=["a", "b", "c"])
     )
     report = ordinal_report(y_true, y_pred, output_dict=True)
     assert list(report)[:3] == order
