@@ -115,6 +115,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**32 - 1; got {text}")
+    return value
+
+
+def _separator(text: str) -> str:
+    # "\t" as typed in a shell means a tab.
+    value = {"\\t": "\t", "tab": "\t"}.get(text, text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(
+            f"must be one character (or \\t for a tab); got {text!r}"
+        )
+    return value
+
+
 def _class_names(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",")]
     if "" in names:
@@ -193,7 +213,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="columns of the CSV file to leave out of the features (an id, a note)",
     )
     source.add_argument(
-        "--sep", default=",", metavar="SEP", help="CSV field separator (default: ,)"
+        "--sep",
+        type=_separator,
+        default=",",
+        metavar="SEP",
+        help="CSV field separator, one character (\\t for a tab; default: ,)",
     )
     run = parser.add_argument_group("evaluation")
     run.add_argument(
@@ -205,7 +229,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=0,
         metavar="N",
         help="seed of the split and of the networks (default: 0)",
@@ -276,7 +300,7 @@ def _joining_order(argv: list[str]) -> list[str]:
         # "--order" or an abbreviation argparse accepts, before a value that
         # starts with one "-" (a long option or -h is not a value).
         if (
-            len(word) >= 4
+            len(word) >= 3
             and "--order".startswith(word)
             and words
             and words[0].startswith("-")
@@ -391,26 +415,64 @@ def _import_pandas():
 
 
 def _read_frame(path: str, sep: str):
+    """The CSV file as a frame, and its text (read once: it may be a pipe)."""
     pd = _import_pandas()
     try:
-        frame = pd.read_csv(path, sep=sep, skipinitialspace=True)
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            text = f.read()
     except UnicodeDecodeError:
         raise _Failure(f"cannot read {path!r}: it is not UTF-8 text") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise _Failure(f"cannot read {path!r}: {_one_line(exc)}") from None
+    options = dict(sep=sep, skipinitialspace=True, index_col=False)
+    try:
+        with warnings.catch_warnings():
+            # Rows longer than the header (a trailing separator) lose their
+            # extra empty fields: index_col=False keeps the columns in place.
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            header = pd.read_csv(
+                io.StringIO(text),
+                header=None,
+                nrows=1,
+                dtype=str,
+                keep_default_na=False,
+                **options,
+            )
+            frame = pd.read_csv(io.StringIO(text), **options)
+    except ValueError as exc:
         # pandas' parser errors are ValueErrors.
         raise _Failure(f"cannot read {path!r}: {_one_line(exc)}") from None
+    # pandas renames a repeated name ("y", "y.1"): check the header as written.
+    names = [
+        str(name).strip() or f"column {index + 1}"
+        for index, name in enumerate(header.iloc[0].tolist())
+    ]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise _Failure(f"{path!r} has more than one column named {_show(repeated)}")
+    frame.columns = names[: frame.shape[1]]
     if len(frame) == 0:
         raise _Failure(f"{path!r} has a header but no data rows")
+    # Spaces before a separator stay in text values: strip them.
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].str.strip()
+    frame.attrs["text"] = text
     return frame
 
 
-def _target_values(column) -> np.ndarray:
+def _target_values(column, allow_mixed: bool = False) -> np.ndarray:
     """The labels of a target column as an array of numbers or of strings."""
     from pandas.api.types import is_numeric_dtype
 
     if is_numeric_dtype(column.dtype):
         values = column.to_numpy()
         if values.dtype.kind == "f":
+            if not np.isfinite(values).all() or np.abs(values).max() >= 2**53:
+                raise _Failure(
+                    f"column {column.name!r} holds infinite or too large numbers; "
+                    "classes must be whole numbers below 2**53 or text"
+                )
             fractional = values != np.round(values)
             if fractional.any():
                 example = values[fractional][0].item()
@@ -421,7 +483,24 @@ def _target_values(column) -> np.ndarray:
                 )
             values = values.astype(np.int64)
         return values
-    return np.asarray(column.astype(str).tolist())
+    labels = np.asarray(column.astype(str).tolist())
+    numbers = np.array([_is_number(label) for label in labels.tolist()])
+    if numbers.any() and not numbers.all() and not allow_mixed:
+        words = sorted(set(labels[~numbers].tolist()))
+        raise _Failure(
+            f"column {column.name!r} holds numbers and text, such as "
+            f"{_show(words, limit=3)}, which would sort as text (10 before 2); "
+            "give the class order with --order, or leave missing values empty"
+        )
+    return labels
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _weight_values(column) -> np.ndarray:
@@ -466,7 +545,12 @@ def _ordered_classes(y: np.ndarray, order, target: str, notes: list) -> np.ndarr
         named = _order_of_numbers(order, target)
     else:
         by_name = {str(label): label for label in present.tolist()}
-        named = {name: by_name.get(name, name) for name in order}
+        if y.dtype.kind == "b":
+            # pandas reads true, TRUE and True alike: each names the class.
+            by_name = {str(label).lower(): label for label in present.tolist()}
+            named = {name: by_name.get(name.lower(), name) for name in order}
+        else:
+            named = {name: by_name.get(name, name) for name in order}
     known = set(named.values())
     missing = [label for label in present.tolist() if label not in known]
     if missing:
@@ -522,18 +606,23 @@ def _order_of_numbers(order, target: str) -> dict:
     return named
 
 
-def _keep_named_labels(path: str, sep: str, target: str, column, order):
+def _keep_named_labels(frame, sep: str, target: str, order):
     """Target cells that pandas reads as missing ("NA", "None", "null", ...)
     but ``--order`` names as classes, kept as those labels."""
     pd = _import_pandas()
-    raw = pd.read_csv(
-        path,
-        sep=sep,
-        skipinitialspace=True,
-        usecols=[target],
-        dtype=str,
-        keep_default_na=False,
-    )[target]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        raw = pd.read_csv(
+            io.StringIO(frame.attrs["text"]),
+            sep=sep,
+            skipinitialspace=True,
+            index_col=False,
+            dtype=str,
+            keep_default_na=False,
+        )
+    position = list(frame.columns).index(target)
+    raw = raw.iloc[:, position].str.strip()
+    column = frame[target]
     named = column.isna().to_numpy() & raw.isin(order).to_numpy()
     return column.where(~named, raw)
 
@@ -572,7 +661,7 @@ def _load_csv(path: str, target: str, order, sep: str, weight=None, drop=None) -
         and frame[target].isna().any()
         and not is_numeric_dtype(frame[target].dtype)
     ):
-        frame[target] = _keep_named_labels(path, sep, target, frame[target], order)
+        frame[target] = _keep_named_labels(frame, sep, target, order)
     unlabelled = frame[target].isna()
     if unlabelled.all():
         raise _Failure(f"column {target!r} of {path!r} has no values")
@@ -591,7 +680,7 @@ def _load_csv(path: str, target: str, order, sep: str, weight=None, drop=None) -
                 f"{n_zero} of {len(sample_weight)} rows have weight 0 and count "
                 "for nothing"
             )
-    y = _target_values(frame[target])
+    y = _target_values(frame[target], allow_mixed=order is not None)
     if len(np.unique(y)) < 2:
         raise _Failure(
             f"column {target!r} holds a single class, {y.tolist()[0]!r}; there is "
@@ -606,6 +695,11 @@ def _load_csv(path: str, target: str, order, sep: str, weight=None, drop=None) -
 
     left_out = [target, *([weight] if weight is not None else []), *(drop or [])]
     X = frame.drop(columns=left_out)
+    empty = [name for name in X.columns if X[name].isna().all()]
+    if empty:
+        # A column with no value (as a trailing separator makes) says nothing.
+        notes.append(f"left out column(s) {_show(empty)}, which hold no value")
+        X = X.drop(columns=empty)
     if X.shape[1] == 0:
         raise _Failure(
             f"{path!r} has no feature columns besides {_show(left_out)}"
@@ -618,8 +712,9 @@ def _load_csv(path: str, target: str, order, sep: str, weight=None, drop=None) -
         n_levels = X[name].nunique()
         if n_levels > _MANY_LEVELS:
             notes.append(
-                f"text column {name!r} has {n_levels} distinct values, each "
-                "one-hot encoded as a feature of its own"
+                f"text column {name!r} has {n_levels} distinct values: the "
+                f"{_MANY_LEVELS - 1} most frequent are one-hot encoded, the rest "
+                "share one feature (an identifier? leave it out with --drop)"
             )
     n_missing = int(X.isna().to_numpy().sum())
     if n_missing:
@@ -786,7 +881,13 @@ def _features(data: _Data):
             )
         transformers.append(("numeric", scale, data.numeric))
     if data.categorical:
-        encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        # At most _MANY_LEVELS columns per text column: rarer values share one
+        # (an identifier would otherwise make a column per row).
+        encode = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            max_categories=_MANY_LEVELS,
+            sparse_output=False,
+        )
         transformers.append(("categorical", encode, data.categorical))
     return ColumnTransformer(transformers)
 
@@ -1251,13 +1352,27 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    out = sys.stdout if sys.stdout is not None else open(os.devnull, "w")
     try:
-        _run(args, sys.stdout)
+        _run(args, out)
+        out.flush()
     except _Failure as exc:
-        sys.stdout.flush()
+        with contextlib.suppress(OSError):
+            out.flush()
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         print(f"\n{_PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped (skemd | head): leave quietly, as Unix tools do.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return 1
+    except OSError as exc:
+        print(
+            f"{_PROG}: error: cannot write the output: {_one_line(exc)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0

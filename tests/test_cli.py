@@ -699,3 +699,121 @@ def test_order_naming_a_missing_value_in_a_numeric_target(tmp_path, capsys):
     assert_one_line_error(
         capsys, main(argv), 1, "'NA'", "missing value", "write that class as a number"
     )
+
+
+def _write(path, header, rows):
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def _grades_rows(n=40, extra=""):
+    rng = np.random.default_rng(1)
+    return [
+        f"{rng.normal():.3f},{rng.normal():.3f},{'abc'[i % 3]}{extra}" for i in range(n)
+    ]
+
+
+def test_a_repeated_header_name_is_an_error(tmp_path, capsys):
+    path = _write(
+        tmp_path / "d.csv", "a,b,grade,grade", [r + ",x" for r in _grades_rows()]
+    )
+    status = main(["--csv", str(path), "--target", "grade"])
+    assert_one_line_error(capsys, status, 1, "more than one column named 'grade'")
+
+
+@pytest.mark.parametrize("header", ["a,b,grade", "a,b,grade,"])
+def test_a_trailing_separator_keeps_the_columns_in_place(header, tmp_path, capsys):
+    # On the data rows only, or on every line: the columns do not shift, and a
+    # column with no value is left out with a note.
+    path = _write(tmp_path / "t.csv", header, _grades_rows(extra=","))
+    assert main(["--csv", str(path), "--target", "grade"] + FAST) == 0
+    out = capsys.readouterr().out
+    assert "classes (samples): a (14) < b (13) < c (13)" in out
+    if header.endswith(","):
+        assert "left out column(s) 'column 4', which hold no value" in out
+
+
+def test_spaces_before_a_separator_are_stripped(tmp_path, capsys):
+    rows = [r.replace(",", " ,") for r in _grades_rows()]
+    path = _write(tmp_path / "s.csv", "a ,b ,grade", rows)
+    argv = ["--csv", str(path), "--target", "grade", "--order", "c,b,a", "--drop", "b"]
+    assert main(argv + FAST) == 0
+    assert "classes (samples): c (13) < b (13) < a (14)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (["1", "2", "?"], "numbers and text, such as '?'"),
+        (["1", "2", "inf"], "infinite"),
+    ],
+)
+def test_a_target_that_cannot_be_ordered_is_an_error(values, message, tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", values * 10)
+    status = main(["--csv", str(path), "--target", "grade"])
+    assert_one_line_error(capsys, status, 1, message)
+
+
+def test_lower_case_booleans_can_be_ordered_as_written(tmp_path, capsys):
+    path = write_grades(tmp_path / "g.csv", ["true", "false"] * 15)
+    argv = ["--csv", str(path), "--target", "grade", "--order", "true,false"]
+    assert main(argv + FAST) == 0
+    assert "classes (samples): True (15) < False (15)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--seed", "-1"], "--seed: must be from 0"),
+        (["--seed", str(2**32)], "--seed: must be from 0"),
+        (["--sep", "(("], "--sep: must be one character"),
+        (["--sep", ""], "--sep: must be one character"),
+    ],
+)
+def test_seed_and_separator_are_checked(argv, expected, capsys):
+    assert_one_line_error(capsys, main(argv), 2, expected)
+
+
+def test_a_tab_separated_file(tmp_path, capsys):
+    rows = [r.replace(",", "\t") for r in _grades_rows()]
+    path = _write(tmp_path / "t.tsv", "a\tb\tgrade", rows)
+    argv = ["--csv", str(path), "--target", "grade", "--sep", "\\t"]
+    assert main(argv + FAST) == 0
+    captured = capsys.readouterr()
+    assert "classes (samples): a (14)" in captured.out
+    assert "Warning" not in captured.err
+
+
+def test_an_identifier_column_gets_a_bounded_encoding(tmp_path, capsys):
+    rows = [f"id{i},{r}" for i, r in enumerate(_grades_rows(n=300))]
+    path = _write(tmp_path / "i.csv", "uid,a,b,grade", rows)
+    assert main(["--csv", str(path), "--target", "grade"] + FAST) == 0
+    out = capsys.readouterr().out
+    assert "'uid' has 300 distinct values: the 49 most frequent" in out
+    assert "52 features after encoding" in out
+
+
+class _FailingOutput(io.StringIO):
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
+
+    def write(self, text):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error, status, message",
+    [
+        (BrokenPipeError(32, "Broken pipe"), 1, None),
+        (OSError(28, "No space left on device"), 1, "cannot write the output"),
+    ],
+)
+def test_output_that_cannot_be_written(error, status, message, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdout", _FailingOutput(error))
+    monkeypatch.setattr(os, "dup2", lambda *args: None)
+    assert main(FAST) == status
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if message:
+        assert message in err
