@@ -545,6 +545,9 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     t_ : int
         Number of training samples the optimiser has seen, over the same calls
         (samples of weight zero are not trained on and not counted).
+    ce_weight_ : float
+        The weight of the cross-entropy term in the loss, with ``ce_weight="auto"``
+        resolved for the ground distance.
     loss_curve_ : list of float
         Mean training loss of each epoch, over all calls with ``warm_start`` or
         :meth:`partial_fit`.
@@ -978,6 +981,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         # The validation data are not part of the model.
         net.train_split = None
         self.net_ = net
+        self.ce_weight_ = self._ce_weight()
         self._update_records(net, start, warmup, previous, incremental)
         return self
 

@@ -1,0 +1,286 @@
+"""Class order, label positions and sample weights, in one place.
+
+The estimator, the metrics, the plotting functions and the command line all need
+the same three things: the classes in order (given, taken from an ordered pandas
+``Categorical``, or the sorted labels), the position of each label in that order,
+and checked sample weights. They get them here, so that a label problem gets the
+same clear message wherever it shows up.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from .exceptions import ClassOrderWarning
+
+_N_SHOWN = 5
+
+
+def describe(values, *, keep_order: bool = False, limit: int = _N_SHOWN) -> str:
+    """A few distinct values for a message, sorted unless ``keep_order``."""
+    distinct = list(dict.fromkeys(np.asarray(values, dtype=object).ravel().tolist()))
+    if not keep_order:
+        try:
+            distinct = sorted(distinct)
+        except TypeError:
+            pass
+    shown = ", ".join(repr(value) for value in distinct[:limit])
+    more = len(distinct) - limit
+    return f"[{shown}{f', ... ({more} more)' if more > 0 else ''}]"
+
+
+def categories_of(y) -> np.ndarray | None:
+    """The categories of a pandas ordered ``Categorical`` (or Series of one)."""
+    dtype = getattr(y, "dtype", None)
+    if getattr(dtype, "ordered", False) and hasattr(dtype, "categories"):
+        return np.asarray(dtype.categories)
+    return None
+
+
+def _is_missing(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and value != value:
+        return True
+    # pandas' NA and NaT, without importing pandas.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _type_name(value) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (bool, np.bool_)):
+        return "booleans"
+    if isinstance(value, numbers.Number):
+        return "numbers"
+    return type(value).__name__
+
+
+def check_labels(y, name: str = "y") -> np.ndarray:
+    """Labels as a 1-D array: not empty, none missing, all of one kind.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not one-dimensional, is empty, holds a missing value (None,
+        NaN, pandas' NA) or mixes text with numbers.
+    """
+    labels = np.asarray(y)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of labels; got shape {labels.shape}."
+        )
+    if labels.size == 0:
+        raise ValueError(f"{name} is empty.")
+    if labels.dtype.kind == "f":
+        missing = np.isnan(labels)
+    elif labels.dtype.kind == "O":
+        missing = np.fromiter(
+            (_is_missing(value) for value in labels.tolist()), bool, labels.size
+        )
+    else:
+        missing = None
+    if missing is not None and missing.any():
+        raise ValueError(
+            f"{name} has a missing label (None or NaN) at position "
+            f"{int(np.argmax(missing))}; every sample needs a class."
+        )
+    if labels.dtype.kind == "O":
+        kinds = {}
+        for value in labels.tolist():
+            kinds.setdefault(_type_name(value), value)
+        if len(kinds) > 1:
+            shown = " and ".join(f"{kind} ({value!r})" for kind, value in kinds.items())
+            raise ValueError(
+                f"{name} mixes labels of different types: {shown}. Give every "
+                "label the same type, for example all text or all integers."
+            )
+    return labels
+
+
+def _kind(labels: np.ndarray) -> str:
+    if labels.dtype.kind in "US":
+        return "text"
+    if labels.dtype.kind in "biuf":
+        return "numbers"
+    first = labels.flat[0] if labels.size else None
+    return _type_name(first) if first is not None else "objects"
+
+
+def is_text(labels: np.ndarray) -> bool:
+    """Whether the labels are text, whose sorted order says nothing of rank."""
+    return labels.size > 0 and _kind(labels) == "text"
+
+
+def check_order(classes, name: str = "classes") -> np.ndarray:
+    """A given class order: a non-empty 1-D array of distinct labels."""
+    if hasattr(classes, "classes_"):
+        order = np.asarray(classes.classes_)
+    elif hasattr(classes, "fit"):
+        raise ValueError(
+            f"{name}={type(classes).__name__} is an estimator without classes_: "
+            "fit it first, or pass the labels in order."
+        )
+    else:
+        order = np.asarray(classes)
+    if order.ndim != 1 or order.size == 0:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D list of labels in order, lowest "
+            f"first; got shape {order.shape}."
+        )
+    check_labels(order, name)
+    seen, repeated = set(), []
+    for label in order.tolist():
+        if label in seen:
+            repeated.append(label)
+        seen.add(label)
+    if repeated:
+        raise ValueError(f"{name} has repeated labels: {describe(repeated)}.")
+    return order
+
+
+def sorted_order(*label_arrays: np.ndarray, warn: bool = True, stacklevel: int = 2):
+    """The sorted distinct labels of the arrays, the order when none is given.
+
+    Text labels sorted alphabetically rarely follow their rank (``"high"`` sorts
+    before ``"low"``): with ``warn``, a :class:`~skemd.exceptions.ClassOrderWarning`
+    names the order taken and how to give the right one.
+    """
+    kinds = {_kind(labels) for labels in label_arrays}
+    if len(kinds) > 1:
+        raise ValueError(
+            "The labels are of different types ("
+            + " and ".join(sorted(kinds))
+            + "); labels must be of one type."
+        )
+    merged = np.concatenate(label_arrays) if len(label_arrays) > 1 else label_arrays[0]
+    try:
+        order = np.unique(merged)
+    except TypeError:
+        raise ValueError(
+            "The labels cannot be sorted; pass the classes in order with classes=."
+        ) from None
+    if warn and is_text(order):
+        warnings.warn(
+            f"The class labels are text and no class order was given, so the "
+            f"classes are taken in alphabetical order: {describe(order)}, lowest "
+            "first. If that is not their order, give it with classes=[...] "
+            "(lowest first) or pass the target as an ordered pandas Categorical.",
+            ClassOrderWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return order
+
+
+def positions(
+    labels: np.ndarray,
+    order: np.ndarray,
+    *,
+    name: str = "y",
+    order_name: str = "classes",
+) -> np.ndarray:
+    """Position of each label in ``order``; a ValueError names any stray label."""
+    labels = np.asarray(labels)
+    order = np.asarray(order)
+    try:
+        sorter = np.argsort(order, kind="stable")
+        found = np.searchsorted(order, labels, sorter=sorter)
+        index = sorter[np.clip(found, 0, order.size - 1)]
+        known = np.asarray(order[index] == labels, dtype=bool)
+        known = np.broadcast_to(known, labels.shape)
+    except TypeError:
+        # Python objects that do not sort against each other: look them up.
+        lookup = {label: i for i, label in enumerate(order.tolist())}
+        index = np.fromiter(
+            (lookup.get(label, -1) for label in labels.tolist()), np.intp, labels.size
+        )
+        known = index >= 0
+    if not known.all():
+        raise ValueError(
+            f"{name} has labels that {order_name} does not cover: "
+            f"{describe(labels[~known])}; {order_name} is "
+            f"{describe(order, keep_order=True, limit=20)}."
+            + _positions_hint(labels, order)
+        )
+    return index.astype(np.intp, copy=False)
+
+
+def _positions_hint(labels: np.ndarray, order: np.ndarray) -> str:
+    """Advice when the labels look like positions given in place of labels."""
+    if labels.dtype.kind not in "iu" or labels.size == 0:
+        return ""
+    if any(isinstance(label, numbers.Integral) for label in order.tolist()):
+        return ""
+    if labels.min() < 0 or labels.max() >= order.size:
+        return ""
+    return (
+        f" The labels are integers 0..{order.size - 1} in place of these classes: "
+        "a scikit-learn meta-estimator that encodes labels itself "
+        "(BaggingClassifier, VotingClassifier, StackingClassifier, "
+        "cross_val_predict with predict_proba) passes on their positions in "
+        "sorted order, which loses the class order. Give it labels that sort in "
+        "class order, such as integer codes: y_codes = pandas.Categorical(y, "
+        "categories=order).codes, and leave classes unset."
+    )
+
+
+def check_sample_weight(
+    sample_weight, n_samples: int, *, name: str = "sample_weight"
+) -> np.ndarray | None:
+    """Sample weights as float64: one per sample, finite, >= 0, not all zero.
+
+    A scalar gives every sample that weight. ``None`` stays ``None``.
+    """
+    if sample_weight is None:
+        return None
+    if np.ndim(sample_weight) == 0 and isinstance(
+        sample_weight, (numbers.Real, np.generic)
+    ):
+        sample_weight = np.full(n_samples, sample_weight)
+    try:
+        weights = np.asarray(sample_weight)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(
+            f"{name} must be a 1-D array of numbers, one per sample: {exc}"
+        ) from exc
+    if weights.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of shape (n_samples,); got shape "
+            f"{weights.shape}."
+        )
+    if weights.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {weights.shape[0]} values for {n_samples} samples."
+        )
+    if weights.dtype.kind == "O":
+        try:
+            weights = weights.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must be numeric; got dtype {weights.dtype} (values such as "
+            f"{describe(weights, keep_order=True)})."
+        )
+    weights = weights.astype(np.float64)
+    finite = np.isfinite(weights)
+    if not finite.all():
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at position "
+            f"{int(np.argmin(finite))})."
+        )
+    negative = weights < 0
+    if negative.any():
+        first = int(np.argmax(negative))
+        raise ValueError(
+            f"{name} contains negative weights (first at position {first}: "
+            f"{float(weights[first]):g}); weights must be 0 or more."
+        )
+    if not weights.any():
+        raise ValueError(
+            f"{name} is zero for every sample; at least one weight must be positive."
+        )
+    return weights
