@@ -1,4 +1,12 @@
-"""The scikit-learn estimator: a neural network trained with the squared EMD loss."""
+"""The scikit-learn estimator: a neural network trained with the squared EMD loss.
+
+``fit`` reads as its steps: check the parameters, encode the data, split off a
+validation part, build (or reuse) the skorch net, train it, and record the
+fitted attributes from the net's history. The pieces live in their own modules:
+labels and weights in ``_labels``, feature and device checks in ``_inputs``,
+the networks in ``_modules``, the skorch net in ``_net``, the training control
+(stopping, best weights, learning rate, the NaN guard) in ``_training``.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +14,35 @@ import contextlib
 import copy
 import inspect
 import numbers
-import signal
 import threading
 import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
-from skorch.callbacks import Callback
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch.callbacks import Callback, PrintLog
 
+from . import _labels
+from ._data import InMemoryDataset, as_rows
 from ._decision import DECISIONS, decide
-from ._net import _DECAY_KEY, MLP, EMDNet, InMemoryDataset, as_rows
+from ._inputs import naming_text_columns, resolve_device
+from ._modules import MLP, check_first_output, set_generator
+from ._net import EMDNet
+from ._training import (
+    BestWeights,
+    FiniteLossCheck,
+    LearningRateSchedule,
+    PlateauStopping,
+    ValidationScore,
+    samples_seen,
+    train,
+)
+from ._validation import Interval, Options, validate_parameters
 from .callbacks import LearnedGroundDistance
 from .ground_distance import (
     check_ground_distance,
@@ -38,325 +53,57 @@ from .ground_distance import (
 from .losses import SquaredEMDLoss
 
 _PREDICT_BATCH_SIZE = 8192
-
-
-class _TrainingMonitor(Callback):
-    """Stop on a plateau or a non-finite loss; keep the best net when validating.
-
-    The stopping rule is scikit-learn's MLP rule: training stops once the score
-    has failed to improve by ``tol`` for more than ``n_iter_no_change`` epochs in a
-    row. Without validation the score is minus the training loss. Warm-up epochs
-    train another loss, so they are only checked for non-finite values.
-
-    With ``stops=False`` (``partial_fit``) the plateau rule never ends training:
-    the caller decides when to stop.
-
-    ``schedule`` is the learning-rate schedule of scikit-learn's SGD solver:
-    ``"invscaling"`` sets the rate to ``learning_rate_init / (t + 1) ** power_t``
-    after each epoch, ``t`` the training samples seen (``samples_seen_``, which
-    starts at ``samples_seen``, the count of earlier fits); ``"adaptive"``
-    divides it by 5 where the plateau rule would stop, and stops once it is 1e-6
-    or less.
-    """
-
-    def __init__(
-        self,
-        tol,
-        n_iter_no_change,
-        early_stopping,
-        warmup_epochs=0,
-        schedule="constant",
-        learning_rate_init=None,
-        power_t=0.5,
-        samples_seen=0,
-        stops=True,
-    ):
-        self.stops = stops
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.warmup_epochs = warmup_epochs
-        self.schedule = schedule
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.samples_seen = samples_seen
-
-    def initialize(self):
-        # Called once, when the net is initialised: the count runs on over
-        # partial_fit calls.
-        self.samples_seen_ = self.samples_seen
-        return self
-
-    def on_train_begin(self, net, **kwargs):
-        self.converged_ = False
-        self.best_state_ = None
-        if getattr(self, "resume_", False):
-            # Another partial_fit call: the plateau count runs on, as in
-            # scikit-learn's MLP, so that "adaptive" works across calls.
-            self.resume_ = False
-            return
-        self.best_score_ = -np.inf
-        self.best_loss_ = np.inf
-        self.no_improvement_count_ = 0
-
-    def on_epoch_end(self, net, **kwargs):
-        epoch = net.history[-1]
-        self.samples_seen_ += sum(
-            batch.get("train_batch_size", 0) for batch in epoch["batches"]
-        )
-        net.history.record("learning_rate", self._rate(net))
-        checked = {"train_loss": "training loss"}
-        if self.early_stopping:
-            checked["valid_loss"] = "validation loss"
-        for key, label in checked.items():
-            if not np.isfinite(epoch[key]):
-                raise FloatingPointError(
-                    f"The {label} became {epoch[key]} at epoch {epoch['epoch']}. "
-                    "Lower learning_rate_init, standardise the features, or raise "
-                    "alpha."
-                )
-        if self.schedule == "invscaling":
-            self._set_rate(
-                net, self.learning_rate_init / (self.samples_seen_ + 1) ** self.power_t
-            )
-        if len(net.history) <= self.warmup_epochs:
-            return
-        if self.early_stopping:
-            score = -epoch["valid_loss"]
-            improved = score >= self.best_score_ + self.tol
-            if score > self.best_score_:
-                self.best_score_ = score
-                self.best_state_ = {
-                    key: value.detach().clone()
-                    for key, value in net.module_.state_dict().items()
-                }
-                net.history.record("best_epoch", True)
-        else:
-            loss = epoch["train_loss"]
-            improved = loss <= self.best_loss_ - self.tol
-            self.best_loss_ = min(self.best_loss_, loss)
-        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
-        if self.no_improvement_count_ > self.n_iter_no_change:
-            if self.schedule == "adaptive" and self._rate(net) > 1e-6:
-                self._set_rate(net, self._rate(net) / 5.0)
-                self.no_improvement_count_ = 0
-                return
-            if not self.stops:
-                # partial_fit: the caller decides when to stop.
-                return
-            self.converged_ = True
-            # skorch's documented way for a callback to end training.
-            raise KeyboardInterrupt
-
-    def on_train_end(self, net, **kwargs):
-        if self.best_state_ is not None:
-            net.module_.load_state_dict(self.best_state_)
-        self.best_state_ = None
-
-    @staticmethod
-    def _rate(net) -> float:
-        return float(net.optimizer_.param_groups[0]["lr"])
-
-    @staticmethod
-    def _set_rate(net, rate: float) -> None:
-        for group in net.optimizer_.param_groups:
-            group["lr"] = rate
+# The estimator's own callbacks, by name; users' callbacks take other names.
+_OWN_CALLBACKS = (
+    "learning_rate",
+    "finite_loss",
+    "validation_score",
+    "best",
+    "plateau",
+    "ground_distance",
+)
+# History keys that the printed table leaves out (matrices and lists).
+_NOT_PRINTED = ("ground_distance", "member_best", "ground_distance_updated")
+# A module of the user's may draw from torch's global random state: fits with
+# one seed it under this lock, so that fits in threads stay reproducible.
+_GLOBAL_RANDOM_STATE = threading.Lock()
 
 
 @contextlib.contextmanager
-def _noting_interrupts():
-    """Note whether Ctrl-C (SIGINT) raised ``KeyboardInterrupt`` in the block.
+def _random_source(seed: int, device: torch.device, global_state: bool):
+    """Generators seeded with ``seed``: one for the CPU, one for ``device``.
 
-    skorch's ``partial_fit`` catches ``KeyboardInterrupt``, the signal its
-    callbacks (this module's monitor among them) use to end training, and
-    returns as if training had finished. A Ctrl-C from the user must not end a
-    fit that way: the handler installed here, around Python's own, tells the
-    two apart. Outside the main thread, or where SIGINT is ignored or left to
-    the system, nothing is installed and no signal can reach the block.
+    With ``global_state`` (a module of the user's, which draws from torch's
+    global random state), the global state is seeded instead, under a lock and
+    restored afterwards, and no generator is given (``None, None``).
     """
-    noted = {"interrupted": None}
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGINT)
-    if not callable(previous):
-        yield noted
+    if global_state:
+        devices = [device] if device.type == "cuda" else []
+        with _GLOBAL_RANDOM_STATE, torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield None, None
         return
-
-    def handler(signum, frame):
-        try:
-            previous(signum, frame)
-        except KeyboardInterrupt as interrupt:
-            noted["interrupted"] = interrupt
-            raise
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield noted
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    cpu = torch.Generator().manual_seed(seed)
+    on_device = cpu if device.type == "cpu" else torch.Generator(device)
+    if on_device is not cpu:
+        on_device.manual_seed(seed)
+    yield cpu, on_device
 
 
-def _train(net, dataset, **kwargs) -> None:
-    """``net.partial_fit(dataset)``; a Ctrl-C stops it with KeyboardInterrupt.
-
-    Weights that are no longer finite after training (a step that diverged after
-    the last loss was measured) are an error.
-    """
-    with _noting_interrupts() as noted:
-        net.partial_fit(dataset, None, **kwargs)
-    if noted["interrupted"] is not None:
-        history = net.history
-        # The epoch that was cut short has no complete record: drop it, so that
-        # a later partial_fit call counts only finished epochs.
-        if len(history) and "learning_rate" not in history[-1]:
-            del history[-1]
-        raise noted["interrupted"]
-    # Trainable weights only: a frozen -inf mask is the module's own business.
-    finite = [
-        torch.isfinite(p).all() for p in net.module_.parameters() if p.requires_grad
-    ]
-    if finite and not bool(torch.stack(finite).all()):
-        raise FloatingPointError(
-            "The network's weights became infinite or NaN in the last epoch. "
-            "Lower learning_rate_init, standardise the features, or raise alpha."
-        )
+def _use_generator(net, generator) -> None:
+    """Draw the net's shuffling and dropout from ``generator`` (None: global)."""
+    net.set_params(generator=generator)
+    set_generator(net.module_, generator)
 
 
-def _checking_first_output(module, n_classes):
-    """Check the module's first output: one logit per class.
+class _FixedSplit:
+    """skorch ``train_split`` that returns a validation set made in advance."""
 
-    A forward hook sees the output of the first batch the module runs, in
-    training, and then removes itself: no extra forward pass, nothing drawn
-    from the random number generator. Returns the hook's handle.
-    """
+    def __init__(self, valid):
+        self.valid = valid
 
-    def check(layer, args, output):
-        handle.remove()
-        if not isinstance(output, torch.Tensor):
-            raise ValueError(
-                f"The module returns a {type(output).__name__}; it must return a "
-                f"tensor of logits, one per class: shape (n_samples, {n_classes})."
-            )
-        if output.ndim != 2 or output.shape[1] != n_classes:
-            rows = len(args[0]) if args and hasattr(args[0], "__len__") else "n"
-            raise ValueError(
-                f"The module gives outputs of shape {tuple(output.shape)} for a "
-                f"batch of {rows} samples; it must give one logit per class, "
-                f"shape ({rows}, {n_classes}), for the {n_classes} classes."
-            )
-
-    handle = module.register_forward_hook(check)
-    return handle
-
-
-def _resolve_device(device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available; use "
-            "device='auto' to fall back to the CPU."
-        )
-    return resolved
-
-
-def _cuda(device: torch.device) -> list:
-    """The devices whose random state ``torch.random.fork_rng`` must keep."""
-    return [device] if device.type == "cuda" else []
-
-
-def _check_weights(sample_weight, X) -> np.ndarray | None:
-    """Validated float32 sample weights: finite, non-negative, not all zero."""
-    if sample_weight is None:
-        return None
-    return _check_sample_weight(
-        sample_weight, X, dtype=np.float32, ensure_non_negative=True
-    )
-
-
-def _total(weight, n_samples) -> float:
-    """The number of samples, or the sum of their weights."""
-    return float(n_samples) if weight is None else float(weight.sum(dtype=np.float64))
-
-
-def _tensor(array):
-    return None if array is None else torch.from_numpy(np.ascontiguousarray(array))
-
-
-def _same_labels(a, b) -> bool:
-    """Whether two label arrays hold the same labels in the same order."""
-    a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and a.tolist() == b.tolist()
-
-
-def _index_labels(y, classes, source) -> np.ndarray:
-    """Position of each label of ``y`` in ``classes``; an error names the strays."""
-    lookup = {label: index for index, label in enumerate(classes.tolist())}
-    try:
-        return np.array([lookup[label] for label in y.tolist()], dtype=np.int64)
-    except (KeyError, TypeError):
-        known = set(lookup)
-        missing = [label for label in np.unique(y).tolist() if label not in known]
-        raise ValueError(
-            f"y contains labels that {source} does not cover: {missing[:10]}."
-            f" {source} is {list(classes.tolist())}.{_positions_hint(y, classes)}"
-        ) from None
-
-
-def _positions_hint(y, classes) -> str:
-    """Advice when y looks like label positions given for labels that are not."""
-    if y.dtype.kind not in "iu" or y.size == 0:
-        return ""
-    if any(isinstance(label, numbers.Integral) for label in classes.tolist()):
-        return ""
-    if y.min() < 0 or y.max() >= classes.size:
-        return ""
-    return (
-        " y holds integers 0.."
-        f"{classes.size - 1} in place of these labels: a scikit-learn "
-        "meta-estimator that encodes the labels itself (BaggingClassifier, "
-        "VotingClassifier, StackingClassifier, cross_val_predict with "
-        "predict_proba) passes on their positions in sorted order, which loses "
-        "the class order. Give the meta-estimator labels that sort in class "
-        "order, such as integer codes: y_codes = pandas.Categorical(y, "
-        "categories=order).codes, and leave classes unset."
-    )
-
-
-@contextlib.contextmanager
-def _naming_text_columns(X):
-    """Re-raise numpy's error on text in ``X`` with the columns that hold it."""
-    try:
-        yield
-    except ValueError as exc:
-        if "could not convert string to float" not in str(exc):
-            raise
-        advice = "first, for example with OneHotEncoder or OrdinalEncoder in a pipeline"
-        dtypes = getattr(X, "dtypes", None)
-        if dtypes is None or not hasattr(dtypes, "items"):
-            raise ValueError(f"X holds text ({exc}); encode it {advice}.") from exc
-        from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-        text = [
-            str(name)
-            for name, dtype in dtypes.items()
-            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
-        ]
-        shown = ", ".join(repr(name) for name in text[:10])
-        more = f" and {len(text) - 10} more" if len(text) > 10 else ""
-        raise ValueError(
-            f"X has columns of text or categories that are not numbers: "
-            f"{shown}{more}; encode them {advice} ({exc})."
-        ) from exc
-
-
-def _class_order_of(y) -> np.ndarray | None:
-    """The categories of a pandas ordered Categorical, else None."""
-    dtype = getattr(y, "dtype", None)
-    if getattr(dtype, "ordered", False) and hasattr(dtype, "categories"):
-        return np.asarray(dtype.categories)
-    return None
+    def __call__(self, dataset, y=None, **kwargs):
+        return dataset, self.valid
 
 
 class EMDClassifier(ClassifierMixin, BaseEstimator):
@@ -602,32 +349,29 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             "array-like",
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
-        "ground_distance": [
-            StrOptions({"ordinal", "uniform", "learned"}),
-            "array-like",
-        ],
+        "activation": [Options({"identity", "logistic", "tanh", "relu"})],
+        "ground_distance": [Options({"ordinal", "uniform", "learned"}), "array-like"],
         "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "distance_power": [Interval(numbers.Real, 0, None, closed="neither")],
         "distance_offset": [Interval(numbers.Real, 0, 1, closed="both")],
         "feature_layer": [str, None],
         "ce_weight": [
             Interval(numbers.Real, 0, None, closed="left"),
-            StrOptions({"auto"}),
+            Options({"auto"}),
         ],
         "emd_weight": [Interval(numbers.Real, 0, None, closed="left")],
-        "decision": [StrOptions(set(DECISIONS))],
+        "decision": [Options(set(DECISIONS))],
         "classes": ["array-like", None],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [StrOptions({"adam", "sgd"}), type],
+        "class_weight": [dict, Options({"balanced"}), None],
+        "solver": [Options({"adam", "sgd"}), type],
         "solver_params": [dict, None],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [
-            StrOptions({"auto"}),
+            Options({"auto"}),
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [Options({"constant", "invscaling", "adaptive"})],
         "power_t": [Interval(numbers.Real, 0, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -645,7 +389,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "module_params": [dict, None],
         "callbacks": [list, None],
         "device": [str, torch.device],
-        "precision": [StrOptions({"float32", "bfloat16"})],
+        "precision": [Options({"float32", "bfloat16"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -736,15 +480,14 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network.
 
         With ``warm_start=True`` and a fitted estimator, training continues from
         the current weights (and, with ``ground_distance="learned"``, from the
         current features, without another warm-up) for up to ``max_iter`` more
-        epochs, with a fresh optimiser; ``n_iter_``, ``loss_curve_`` and the other
-        records run on.
+        epochs, with a fresh optimiser; ``n_iter_``, ``loss_curve_``,
+        ``net_.history`` and the other records run on.
 
         Parameters
         ----------
@@ -759,9 +502,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss, the L2 penalty's ``n_samples``
             (their sum), the learned ground distance's class centroids and,
-            with ``early_stopping``, the validation loss. Integer weights act as
-            repetitions of the samples, exactly so when a batch holds all the
-            data; with mini-batches each batch's loss is its weighted mean.
+            with ``early_stopping``, the validation loss and score. Integer
+            weights act as repetitions of the samples, exactly so when a batch
+            holds all the data; with mini-batches each batch's loss is its
+            weighted mean.
 
         Returns
         -------
@@ -770,7 +514,6 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train the network for one epoch over ``X, y``.
 
@@ -806,6 +549,49 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        validate_parameters(self)
+        self._check_loss_weights()
+        continuing = hasattr(self, "net_") and (incremental or self.warm_start)
+        if not continuing and hasattr(self, "net_"):
+            # Should this fit fail, the old network must not answer for it.
+            del self.net_
+        X, y_index, weight = self._training_data(
+            X, y, sample_weight, continuing, incremental, classes
+        )
+        if not (incremental and continuing):
+            # As scikit-learn's MLP: fit starts from random_state every time,
+            # partial_fit draws the seeds of its calls from one generator.
+            self._random_state = check_random_state(self.random_state)
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+        if incremental and continuing:
+            net = self._resume(X, weight)
+            train_set, valid = _dataset(X, y_index, weight), None
+            device = torch.device(net.device)
+        else:
+            net, device = None, resolve_device(self.device)
+            train_set, valid = self._split(X, y_index, weight, incremental)
+        before = len(self.net_.history) if continuing else 0
+        with _random_source(seed, device, self.module is not None) as (cpu, gen):
+            if net is None:
+                net = self._new_net(X.shape[1], train_set, valid, device, cpu)
+            check = None
+            if self.module is not None and not continuing:
+                check = check_first_output(net.module_, len(self.classes_))
+            _use_generator(net, gen)
+            try:
+                train(net, train_set.to(device), epochs=1 if incremental else None)
+            finally:
+                _use_generator(net, None)
+                if check is not None:
+                    check.remove()
+        # The validation data are not part of the model.
+        net.train_split = None
+        self.net_ = net
+        self.ce_weight_ = self._ce_weight()
+        self._record(net, before, incremental)
+        return self
+
+    def _check_loss_weights(self):
         if self._ce_weight() == 0 and self.emd_weight == 0:
             raise ValueError(
                 "ce_weight and emd_weight are both 0: the loss would be 0 and "
@@ -813,13 +599,15 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 "ground_distance='ordinal'). For cross-entropy alone, set "
                 "ce_weight=1 and emd_weight=0."
             )
-        order = _class_order_of(y)
-        continuing = hasattr(self, "net_") and (incremental or self.warm_start)
-        if not continuing and hasattr(self, "net_"):
-            # A new fit: should it fail or be interrupted, the old network must
-            # not answer for the new classes and features.
-            del self.net_
-        with _naming_text_columns(X):
+
+    def _training_data(self, X, y, sample_weight, continuing, incremental, classes):
+        """Validated features, class positions and per-sample weights.
+
+        Samples of weight zero are dropped (they take no place in a batch or in
+        the validation split); weights that are all one become ``None``.
+        """
+        categories = _labels.categories_of(y)
+        with naming_text_columns(X):
             X, y = validate_data(
                 self,
                 X,
@@ -831,382 +619,260 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 multi_output=False,
                 reset=not continuing,
             )
-        y = column_or_1d(y, warn=True)
+        y = _labels.check_labels(column_or_1d(y, warn=True))
         check_classification_targets(y)
-        weight = _check_weights(sample_weight, X)
+        weight = _labels.check_sample_weight(sample_weight, X.shape[0])
         if continuing:
-            y_index = self._encode_continued(y, order, classes, incremental)
+            self._check_same_classes(y, categories, classes, incremental)
         else:
-            if (
-                incremental
-                and classes is None
-                and self.classes is None
-                and order is None
-            ):
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit (or "
-                    "set with the classes parameter): every class, in order, as "
-                    "later chunks may hold classes this one lacks."
-                )
-            self.classes_, source = self._class_list(y, order, classes)
-            y_index = _index_labels(y, self.classes_, source)
+            given = self._given_classes(classes, categories, incremental)
+            self.classes_, _ = _labels.training_classes(y, categories, given)
+        y_index = _labels.positions(y, self.classes_, order_name="classes_")
         weight = self._with_class_weights(weight, y_index, incremental)
         if weight is not None:
-            # A sample of weight zero is one left out: dropped here, it takes no
-            # place in a batch or in the validation split.
+            weight = weight.astype(np.float32)
             kept = weight > 0
             if not kept.all():
                 X, y_index, weight = X[kept], y_index[kept], weight[kept]
             if (weight == 1).all():
-                # Unit weights: the unweighted mean is the same loss, computed
-                # by the faster fused kernel.
+                # The unweighted mean is the same loss, by a faster kernel.
                 weight = None
-        if not (incremental and continuing):
-            # Like scikit-learn's MLP: fit starts from random_state every time,
-            # partial_fit draws its seeds from one generator across calls.
-            self._random_state = check_random_state(self.random_state)
-        seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+        return X, y_index, weight
 
-        if incremental and continuing:
-            net = self.net_
-            device = torch.device(net.device)
-            previous = self._records()
-            warmup = self._fitted_warmup_
-            monitor = dict(net.callbacks_)["monitor"]
-            monitor.stops = False
-            # A net trained by fit may validate; partial_fit does not.
-            if monitor.early_stopping:
-                monitor.early_stopping = False
-            else:
-                monitor.resume_ = True
-            n_samples = X.shape[0]
-            self._set_data_size(net, n_samples, _total(weight, n_samples))
-            train = InMemoryDataset(
-                as_rows(X), torch.from_numpy(y_index), _tensor(weight)
+    def _given_classes(self, classes, categories, incremental):
+        """The class order given to this fit, by parameter or argument."""
+        if classes is not None and self.classes is not None:
+            if not _labels.same_labels(classes, self.classes):
+                raise ValueError(
+                    f"classes={list(np.asarray(classes).tolist())} differs from the "
+                    f"classes parameter {list(np.asarray(self.classes).tolist())}; "
+                    "pass one of them."
+                )
+        given = classes if classes is not None else self.classes
+        if incremental and given is None and categories is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit (or "
+                "set with the classes parameter): every class, in order, as "
+                "later chunks may hold classes this one lacks."
             )
-            start = len(net.history)
-            with torch.random.fork_rng(devices=_cuda(device)):
-                torch.manual_seed(seed)
-                _train(net, train.to(device), epochs=1)
+        return given
+
+    def _check_same_classes(self, y, categories, classes, incremental):
+        """Training on from a fit: the classes must be the fitted ones."""
+        fitted = list(self.classes_.tolist())
+        if incremental:
+            for given, what in ((classes, "classes="), (categories, "categories")):
+                if given is not None and not _labels.same_labels(given, fitted):
+                    raise ValueError(
+                        f"The {what} {list(np.asarray(given).tolist())} is not the "
+                        f"same as on the first call to partial_fit, {fitted}."
+                    )
+            return
+        given = self.classes if self.classes is not None else categories
+        if given is None:
+            # Plain labels say nothing of the order: the fitted one holds, and
+            # only the set must match, as in scikit-learn's MLP.
+            labels = np.unique(y)
+            same = set(labels.tolist()) == set(fitted)
         else:
-            device = _resolve_device(self.device)
-            precision = self._effective_precision(device)
-            if incremental:
-                X_train, y_train, w_train, valid = X, y_index, weight, None
-            else:
-                X_train, y_train, w_train, valid = self._split(
-                    X, y_index, weight, self._random_state
-                )
-            if valid is not None:
-                valid = valid.to(device)
-            train = InMemoryDataset(
-                as_rows(X_train), torch.from_numpy(y_train), _tensor(w_train)
-            ).to(device)
-            learned = isinstance(self.ground_distance, str) and (
-                self.ground_distance == "learned"
+            labels = np.asarray(given)
+            same = _labels.same_labels(labels, fitted)
+        if not same:
+            raise ValueError(
+                "warm_start can only be used where y has the same classes as in "
+                f"the previous call to fit. Previously got {fitted}, y has "
+                f"{list(labels.tolist())}."
             )
-            previous = self._records() if continuing else None
-            # A warm start has features to learn the distance from at once.
-            warmup = self.warmup_epochs if learned and not continuing else 0
-            self._fitted_warmup_ = warmup
-            if not continuing:
-                # Epochs at the start of loss_curve_ that trained another loss.
-                self._curve_warmup_ = warmup
-            distance, loss_matrix = self._ground_distance(len(self.classes_))
-            self._fixed_distance_ = distance
-            monitor = _TrainingMonitor(
-                self.tol,
-                self.n_iter_no_change,
-                self.early_stopping and not incremental,
-                warmup,
-                schedule=self.learning_rate if self.solver == "sgd" else "constant",
-                learning_rate_init=self.learning_rate_init,
-                power_t=self.power_t,
-                samples_seen=previous["t"] if previous else 0,
-                stops=not incremental,
-            )
-            # The monitor comes first: when it ends training, no distance is
-            # learned that no epoch would use.
-            callbacks = [("monitor", monitor)]
-            if learned:
-                learner = LearnedGroundDistance(
-                    warmup_epochs=warmup,
-                    distance_power=self.distance_power,
-                    distance_offset=self.distance_offset,
-                    feature_layer=self.feature_layer,
-                )
-                callbacks.append(("ground_distance", learner))
-            callbacks += self._user_callbacks()
-            n_train = X_train.shape[0]
-            batch_size = self._batch_size_for(n_train)
-            start = 0
-            with torch.random.fork_rng(devices=_cuda(device)):
-                torch.manual_seed(seed)
-                module = self._build_module(X.shape[1], len(self.classes_))
-                net = EMDNet(
-                    module=module,
-                    criterion=SquaredEMDLoss,
-                    criterion__ground_distance=loss_matrix,
-                    criterion__ce_weight=self._ce_weight(),
-                    criterion__emd_weight=self.emd_weight,
-                    **self._optimizer_params(_total(w_train, n_train), device),
-                    batch_size=batch_size,
-                    iterator_train__shuffle=self.shuffle,
-                    iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
-                    max_epochs=self.max_iter,
-                    train_split=None if valid is None else _FixedSplit(valid),
-                    callbacks=callbacks,
-                    device=device,
-                    precision=precision,
-                    verbose=self.verbose,
-                )
-                # What NeuralNet.fit does, with the weights of the previous fit
-                # loaded in between on a warm start.
-                net.initialize()
-                # The net predicts class indices: scorers in callbacks rank them.
-                net.classes_ = np.arange(len(self.classes_))
-                if continuing:
-                    self._load_weights(net)
-                check = None
-                if self.module is not None and not continuing:
-                    check = _checking_first_output(net.module_, len(self.classes_))
-                try:
-                    if incremental:
-                        _train(net, train, epochs=1)
-                    else:
-                        _train(net, train)
-                finally:
-                    if check is not None:
-                        check.remove()
-        # The validation data are not part of the model.
-        net.train_split = None
-        self.net_ = net
-        self.ce_weight_ = self._ce_weight()
-        self._update_records(net, start, warmup, previous, incremental)
-        return self
 
-    def _records(self):
-        """The records of the fitted estimator that training continues."""
-        return {
-            "loss_curve": list(self.loss_curve_),
-            "t": self.t_,
-            "validation_scores": self.validation_scores_,
-            "best_validation_score": self.best_validation_score_,
-            "ground_distance_history": self.ground_distance_history_,
-        }
-
-    def _update_records(self, net, start, warmup, previous, incremental):
-        """Attributes after training ``net`` from its epoch ``start`` on."""
-        epochs = net.history[start:]
-        n_epochs = len(net.history)
-        # Epochs of this run after the net's warm-up, which trains another loss.
-        after_warmup = [
-            index for index in range(len(epochs)) if start + index >= warmup
-        ] or list(range(len(epochs)))
-        previous = previous or {}
-        losses = [float(epoch["train_loss"]) for epoch in epochs]
-        self.loss_curve_ = (previous.get("loss_curve") or []) + losses
-        self.n_iter_ = len(self.loss_curve_)
-        self.loss_ = self.loss_curve_[-1]
-        self.t_ = previous.get("t", 0) + sum(
-            sum(batch.get("train_batch_size", 0) for batch in epoch["batches"])
-            for epoch in epochs
+    def _split(self, X, y_index, weight, incremental):
+        """The training data, and the validation data when early stopping."""
+        if not self.early_stopping or incremental:
+            return _dataset(X, y_index, weight), None
+        counts = np.bincount(y_index)
+        n_samples = X.shape[0]
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        n_present = np.count_nonzero(counts)
+        # Stratified where each part can hold every class; a random split else.
+        stratify = (
+            y_index
+            if counts[counts > 0].min() >= 2
+            and min(n_valid, n_samples - n_valid) >= n_present
+            else None
         )
-        if self.early_stopping and not incremental:
-            scores = [-float(epoch["valid_loss"]) for epoch in epochs]
-            earlier = previous.get("validation_scores") or []
-            self.validation_scores_ = earlier + scores
-            best = [scores[index] for index in after_warmup]
-            if previous.get("best_validation_score") is not None:
-                best.append(previous["best_validation_score"])
-            self.best_validation_score_ = max(best)
+        train_rows, valid_rows = train_test_split(
+            np.arange(n_samples),
+            test_size=self.validation_fraction,
+            random_state=self._random_state.randint(np.iinfo(np.int32).max),
+            stratify=stratify,
+        )
+        if len(train_rows) == 0 or len(valid_rows) == 0:
+            raise ValueError(
+                f"early_stopping needs at least 2 samples; got {n_samples}."
+            )
+
+        def part(rows):
+            return _dataset(
+                X[rows], y_index[rows], None if weight is None else weight[rows]
+            )
+
+        return part(train_rows), part(valid_rows)
+
+    def _new_net(self, n_features, train_set, valid, device, generator):
+        """A skorch net for a new fit (on a warm start, with the last weights)."""
+        n_classes = len(self.classes_)
+        n_train = len(train_set)
+        batch_size = self._batch_size_for(n_train)
+        _, loss_matrix = self._ground_distance(n_classes)
+        net = EMDNet(
+            module=self._build_module(n_features, n_classes, generator),
+            criterion=SquaredEMDLoss,
+            criterion__ground_distance=loss_matrix,
+            criterion__ce_weight=self._ce_weight(),
+            criterion__emd_weight=self.emd_weight,
+            **self._optimizer_params(_total(train_set), device),
+            batch_size=batch_size,
+            iterator_train__shuffle=self.shuffle,
+            iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
+            max_epochs=self.max_iter,
+            train_split=None if valid is None else _FixedSplit(valid.to(device)),
+            callbacks=self._callbacks(validating=valid is not None),
+            callbacks__print_log=(
+                PrintLog(keys_ignored=list(_NOT_PRINTED)) if self.verbose else None
+            ),
+            device=device,
+            precision=self._effective_precision(device),
+            verbose=self.verbose,
+        )
+        net.initialize()
+        # The net predicts class indices: scorers in callbacks rank them.
+        net.classes_ = np.arange(n_classes)
+        if hasattr(self, "net_"):
+            # A warm start: the last weights, and the records run on.
+            self._load_weights(net)
+            net.history = copy.deepcopy(self.net_.history)
+        return net
+
+    def _resume(self, X, weight):
+        """The fitted net, ready for another ``partial_fit`` call on this data."""
+        net = self.net_
+        callbacks = dict(net.callbacks_)
+        if callbacks["best"].monitor != "train_loss":
+            # A net that fit validated: partial_fit does not.
+            net.set_params(
+                callbacks__best=BestWeights("train_loss").initialize(),
+                callbacks__plateau=self._plateau("train_loss").initialize(),
+            )
+        net.set_params(batch_size=self._batch_size_for(X.shape[0]))
+        total = (
+            float(X.shape[0]) if weight is None else float(weight.sum(dtype=np.float64))
+        )
+        net.set_weight_decay(self._decay(total))
+        return net
+
+    def _callbacks(self, validating: bool) -> list:
+        """The estimator's training callbacks, then the user's."""
+        monitor = "valid_loss" if validating else "train_loss"
+        callbacks = [
+            (
+                "learning_rate",
+                LearningRateSchedule(
+                    self.learning_rate if self.solver == "sgd" else "constant",
+                    self.learning_rate_init,
+                    self.power_t,
+                ),
+            ),
+            ("finite_loss", FiniteLossCheck()),
+        ]
+        if validating:
+            distance, _ = self._ground_distance(len(self.classes_))
+            callbacks.append(
+                ("validation_score", ValidationScore(self.decision, distance))
+            )
+        callbacks += [
+            ("best", BestWeights(monitor, restore=validating)),
+            # Before the distance learner: when it ends training, no distance
+            # is learned that no epoch would use.
+            ("plateau", self._plateau(monitor)),
+        ]
+        if self._learned():
+            learner = LearnedGroundDistance(
+                warmup_epochs=self.warmup_epochs,
+                distance_power=self.distance_power,
+                distance_offset=self.distance_offset,
+                feature_layer=self.feature_layer,
+            )
+            callbacks.append(("ground_distance", learner))
+        return callbacks + self._user_callbacks()
+
+    def _plateau(self, monitor):
+        adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
+        return PlateauStopping(monitor, self.tol, self.n_iter_no_change, adaptive)
+
+    def _record(self, net, before, incremental):
+        """The fitted attributes, read from the net's history."""
+        history = net.history
+        self.loss_curve_ = [float(epoch["train_loss"]) for epoch in history]
+        self.n_iter_ = len(history)
+        self.loss_ = self.loss_curve_[-1]
+        self.t_ = samples_seen(history)
+        trained = [e for e in history if not e.get("warmup", False)] or list(history)
+        if "valid_loss" in history[-1]:
+            validated = [epoch for epoch in history if "valid_loss" in epoch]
+            kept = [epoch for epoch in validated if epoch.get("valid_loss_best")]
+            kept = (kept or validated)[-1]
+            self.validation_loss_curve_ = [e["valid_loss"] for e in validated]
+            self.validation_scores_ = [e.get("valid_acc", np.nan) for e in validated]
+            self.best_validation_loss_ = float(kept["valid_loss"])
+            self.best_validation_score_ = float(kept.get("valid_acc", np.nan))
             self.best_loss_ = None
         else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            curve = self.loss_curve_
-            skip = self._curve_warmup_ if len(curve) > self._curve_warmup_ else 0
-            self.best_loss_ = min(curve[skip:])
-        learner = dict(net.callbacks_).get("ground_distance")
-        if learner is None:
-            self.ground_distance_history_ = None
-            self.ground_distance_ = self._fixed_distance_
-        else:
-            # The callback also learns a distance after the last epoch, for the
-            # next one; keep those the loss used, one per epoch after the warm-up.
-            used = learner.distance_history_[
-                max(start - warmup, 0) : max(n_epochs - warmup, 0)
-            ]
-            earlier = previous.get("ground_distance_history") or []
-            self.ground_distance_history_ = list(earlier) + list(used)
-            if self.ground_distance_history_:
-                self.ground_distance_ = self.ground_distance_history_[-1]
-            else:
-                if not incremental:
-                    warnings.warn(
-                        f"Training ended after {self.n_iter_} epochs, within the "
-                        f"warm-up of {self.warmup_epochs} epochs: no ground "
-                        "distance was learned and ground_distance_ is uniform. "
-                        "Raise max_iter.",
-                        UserWarning,
-                        # Past this method, _fit, fit and scikit-learn's wrapper.
-                        stacklevel=5,
-                    )
-                self.ground_distance_ = uniform_distance(len(self.classes_))
-        monitor = dict(net.callbacks_)["monitor"]
+            self.validation_loss_curve_ = self.validation_scores_ = None
+            self.best_validation_loss_ = self.best_validation_score_ = None
+            self.best_loss_ = min(float(epoch["train_loss"]) for epoch in trained)
+        self._record_ground_distance(history, incremental)
+        plateau = dict(net.callbacks_)["plateau"]
         if (
             not incremental
-            and not monitor.converged_
-            and n_epochs - start == self.max_iter
+            and not plateau.converged_
+            and len(history) - before == self.max_iter
         ):
             warnings.warn(
                 f"Maximum iterations ({self.max_iter}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
+                stacklevel=4,
+            )
+
+    def _record_ground_distance(self, history, incremental):
+        n_classes = len(self.classes_)
+        if not self._learned():
+            self.ground_distance_history_ = None
+            self.ground_distance_ = self._ground_distance(n_classes)[0]
+            return
+        self.ground_distance_history_ = [
+            np.asarray(epoch["ground_distance"], dtype=np.float64)
+            for epoch in history
+            if "ground_distance" in epoch
+        ]
+        if self.ground_distance_history_:
+            self.ground_distance_ = self.ground_distance_history_[-1]
+            return
+        if not incremental:
+            warnings.warn(
+                f"Training ended after {self.n_iter_} epochs, within the warm-up "
+                f"of {self.warmup_epochs} epochs: no ground distance was learned "
+                "and ground_distance_ is uniform. Raise max_iter.",
+                UserWarning,
                 stacklevel=5,
             )
+        self.ground_distance_ = uniform_distance(n_classes)
 
-    def _load_weights(self, net):
-        """Copy the weights of the fitted network into the new one (warm start)."""
-        try:
-            net.module_.load_state_dict(self.net_.module_.state_dict())
-        except RuntimeError as error:
-            first_line = str(error).strip().splitlines()[-1].strip()
-            raise ValueError(
-                "warm_start=True needs the network of the previous fit, but the "
-                f"network changed since: {first_line} Set warm_start=False to "
-                "train a new one."
-            ) from None
+    # ------------------------------------------------------ building blocks
 
-    def _batch_size_for(self, n_samples):
-        size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
-        return min(size, n_samples)
-
-    def _set_data_size(self, net, n_samples, total_weight):
-        """Batch size and L2 penalty for another partial_fit call's data."""
-        batch_size = self._batch_size_for(n_samples)
-        net.batch_size = batch_size
-        net.iterator_valid__batch_size = max(batch_size, _PREDICT_BATCH_SIZE)
-        for name in net._optimizers:
-            for group in getattr(net, name + "_").param_groups:
-                group[_DECAY_KEY] = self._decay(total_weight)
-
-    def _with_class_weights(self, weight, y_index, incremental):
-        """``sample_weight`` times the weights of the samples' classes."""
-        spec = self.class_weight
-        if spec is None:
-            return weight
-        n_classes = len(self.classes_)
-        if isinstance(spec, str):
-            if incremental:
-                raise ValueError(
-                    "class_weight='balanced' needs the class counts of the whole "
-                    "data set, which partial_fit does not see. Compute them once "
-                    "(sklearn.utils.class_weight.compute_class_weight) and pass "
-                    "class_weight as a dict."
-                )
-            counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
-            present = counts > 0
-            per_class = np.ones(n_classes)
-            per_class[present] = len(y_index) / (present.sum() * counts[present])
-        else:
-            lookup = {
-                label: index for index, label in enumerate(self.classes_.tolist())
-            }
-            unknown = [label for label in spec if label not in lookup]
-            if unknown:
-                raise ValueError(
-                    f"class_weight has labels that are not classes: {unknown[:10]}. "
-                    f"The classes are {list(self.classes_.tolist())}."
-                )
-            per_class = np.ones(n_classes)
-            for label, value in spec.items():
-                if not (isinstance(value, numbers.Real) and np.isfinite(value)):
-                    raise ValueError(
-                        f"class_weight[{label!r}] must be a finite number; got "
-                        f"{value!r}."
-                    )
-                if value < 0:
-                    raise ValueError(
-                        f"class_weight[{label!r}] is negative ({value}); weights "
-                        "must be 0 or more."
-                    )
-                per_class[lookup[label]] = value
-        per_sample = per_class[y_index]
-        if weight is not None:
-            per_sample = per_sample * weight
-        per_sample = per_sample.astype(np.float32)
-        if not (per_sample > 0).any():
-            raise ValueError(
-                "class_weight and sample_weight leave every sample with weight "
-                "zero: nothing to train."
-            )
-        return per_sample
-
-    def _class_list(self, y, order, classes=None):
-        """The classes in order, and what gave them (for error messages)."""
-        if classes is not None and self.classes is not None:
-            given = np.asarray(classes)
-            own = np.asarray(self.classes)
-            if not _same_labels(given, own):
-                raise ValueError(
-                    f"classes={list(given.tolist())} differs from the classes "
-                    f"parameter {list(own.tolist())}; pass one of them."
-                )
-        if classes is not None or self.classes is not None:
-            source = "classes"
-            labels = np.asarray(classes if classes is not None else self.classes)
-            if labels.ndim != 1:
-                raise ValueError("classes must be a one-dimensional list of labels.")
-            if len(set(labels.tolist())) != len(labels):
-                raise ValueError(f"classes has repeated labels: {labels.tolist()}.")
-        elif order is not None:
-            labels, source = order, "the target's categories"
-        else:
-            labels, source = np.unique(y), "the labels"
-        if len(labels) < 2:
-            if source != "the labels":
-                # A given order that misses labels: say so rather than that
-                # there is one class.
-                _index_labels(y, np.asarray(labels), source)
-            raise ValueError(
-                "Classifier can't train when only one class is present: got the "
-                f"single class {labels[0]!r}."
-            )
-        return labels, source
-
-    def _encode_continued(self, y, order, classes, incremental):
-        """Class indices of ``y`` for training on from the fitted classes."""
-        if incremental:
-            if classes is not None:
-                given = np.asarray(classes)
-                if not _same_labels(given, self.classes_):
-                    raise ValueError(
-                        f"classes={list(given.tolist())} is not the same as on the "
-                        "first call to partial_fit, which was "
-                        f"{list(self.classes_.tolist())}."
-                    )
-            if order is not None and not _same_labels(order, self.classes_):
-                raise ValueError(
-                    f"The target's categories {list(order.tolist())} are not the "
-                    f"classes of the first call to partial_fit, "
-                    f"{list(self.classes_.tolist())}."
-                )
-            return _index_labels(y, self.classes_, "classes_")
-        labels, source = self._class_list(y, order)
-        if source == "the labels":
-            # Plain labels say nothing of the order: the fitted one holds, and
-            # only the set must match, as in scikit-learn's MLP.
-            same = set(labels.tolist()) == set(self.classes_.tolist())
-        else:
-            same = _same_labels(labels, self.classes_)
-        if not same:
-            raise ValueError(
-                "warm_start can only be used where y has the same classes as in "
-                f"the previous call to fit. Previously got "
-                f"{list(self.classes_.tolist())}, y has {list(labels.tolist())}."
-            )
-        return _index_labels(y, self.classes_, "classes_")
+    def _learned(self) -> bool:
+        return isinstance(self.ground_distance, str) and (
+            self.ground_distance == "learned"
+        )
 
     def _ground_distance(self, n_classes):
         """The ground distance and the matrix the loss uses (None: class order)."""
@@ -1221,39 +887,6 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             distance = check_ground_distance(spec, n_classes)
         return distance, torch.as_tensor(to_loss_matrix(distance), dtype=torch.float32)
 
-    def _split(self, X, y_index, weight, rng):
-        if not self.early_stopping:
-            return X, y_index, weight, None
-        counts = np.bincount(y_index)
-        n_samples = X.shape[0]
-        n_valid = int(np.ceil(self.validation_fraction * n_samples))
-        n_present = np.count_nonzero(counts)
-        # Stratified where each part can hold every class; a random split else.
-        stratify = (
-            y_index
-            if counts[counts > 0].min() >= 2
-            and min(n_valid, n_samples - n_valid) >= n_present
-            else None
-        )
-        train, valid = train_test_split(
-            np.arange(n_samples),
-            test_size=self.validation_fraction,
-            random_state=rng.randint(np.iinfo(np.int32).max),
-            stratify=stratify,
-        )
-        if len(train) == 0 or len(valid) == 0:
-            raise ValueError(
-                f"early_stopping needs at least 2 samples; got {n_samples}."
-            )
-        w_train = None if weight is None else weight[train]
-        w_valid = None if weight is None else weight[valid]
-        valid = InMemoryDataset(
-            as_rows(X[valid]),
-            torch.from_numpy(y_index[valid]),
-            _tensor(w_valid),
-        )
-        return X[train], y_index[train], w_train, valid
-
     def _ce_weight(self) -> float:
         """``ce_weight``, with ``"auto"`` resolved for the ground distance."""
         if not isinstance(self.ce_weight, str):
@@ -1267,7 +900,6 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         """Copies of the ``callbacks`` parameter, checked."""
         if self.callbacks is None:
             return []
-        reserved = ("monitor", "ground_distance")
         for item in self.callbacks:
             if isinstance(item, tuple) and (
                 len(item) != 2 or not isinstance(item[0], str)
@@ -1282,14 +914,14 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     "callbacks takes skorch callbacks (skorch.callbacks.Callback "
                     f"instances); got {callback!r}."
                 )
-            if name in reserved:
+            if name in _OWN_CALLBACKS:
                 raise ValueError(
                     f"The callback name {name!r} is the estimator's own; choose "
                     "another."
                 )
         return copy.deepcopy(list(self.callbacks))
 
-    def _build_module(self, n_features, n_classes):
+    def _build_module(self, n_features, n_classes, generator):
         if self.module is None:
             return MLP(
                 n_features,
@@ -1297,6 +929,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 hidden_layer_sizes=self._layer_sizes(),
                 activation=self.activation,
                 dropout=self.dropout,
+                generator=generator,
             )
         if isinstance(self.module, torch.nn.Module):
             return copy.deepcopy(self.module)
@@ -1404,6 +1037,73 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             "optimizer__fused": fused,
         }
 
+    def _load_weights(self, net):
+        """Copy the weights of the fitted network into the new one (warm start)."""
+        try:
+            net.module_.load_state_dict(self.net_.module_.state_dict())
+        except RuntimeError as error:
+            first_line = str(error).strip().splitlines()[-1].strip()
+            raise ValueError(
+                "warm_start=True needs the network of the previous fit, but the "
+                f"network changed since: {first_line} Set warm_start=False to "
+                "train a new one."
+            ) from None
+
+    def _batch_size_for(self, n_samples):
+        size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
+        return min(size, n_samples)
+
+    def _with_class_weights(self, weight, y_index, incremental):
+        """``sample_weight`` times the weights of the samples' classes."""
+        spec = self.class_weight
+        if spec is None:
+            return weight
+        n_classes = len(self.classes_)
+        if isinstance(spec, str):
+            if incremental:
+                raise ValueError(
+                    "class_weight='balanced' needs the class counts of the whole "
+                    "data set, which partial_fit does not see. Compute them once "
+                    "(sklearn.utils.class_weight.compute_class_weight) and pass "
+                    "class_weight as a dict."
+                )
+            counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
+            present = counts > 0
+            per_class = np.ones(n_classes)
+            per_class[present] = len(y_index) / (present.sum() * counts[present])
+        else:
+            lookup = {
+                label: index for index, label in enumerate(self.classes_.tolist())
+            }
+            unknown = [label for label in spec if label not in lookup]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels that are not classes: {unknown[:10]}. "
+                    f"The classes are {list(self.classes_.tolist())}."
+                )
+            per_class = np.ones(n_classes)
+            for label, value in spec.items():
+                if not (isinstance(value, numbers.Real) and np.isfinite(value)):
+                    raise ValueError(
+                        f"class_weight[{label!r}] must be a finite number; got "
+                        f"{value!r}."
+                    )
+                if value < 0:
+                    raise ValueError(
+                        f"class_weight[{label!r}] is negative ({value}); weights "
+                        "must be 0 or more."
+                    )
+                per_class[lookup[label]] = value
+        per_sample = per_class[y_index]
+        if weight is not None:
+            per_sample = per_sample * weight
+        if not (per_sample > 0).any():
+            raise ValueError(
+                "class_weight and sample_weight leave every sample with weight "
+                "zero: nothing to train."
+            )
+        return per_sample
+
     # ------------------------------------------------------------- predict
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -1412,7 +1112,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X) -> torch.Tensor:
         check_is_fitted(self)
-        with _naming_text_columns(X):
+        with naming_text_columns(X):
             X = validate_data(
                 self,
                 X,
@@ -1542,11 +1242,17 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-class _FixedSplit:
-    """skorch ``train_split`` that returns a validation set made in advance."""
+def _dataset(X, y_index, weight) -> InMemoryDataset:
+    """Features, class positions and weights (or None) as an in-memory dataset."""
+    return InMemoryDataset(
+        as_rows(X),
+        torch.from_numpy(y_index),
+        None if weight is None else torch.from_numpy(np.ascontiguousarray(weight)),
+    )
 
-    def __init__(self, valid):
-        self.valid = valid
 
-    def __call__(self, dataset, y=None, **kwargs):
-        return dataset, self.valid
+def _total(dataset: InMemoryDataset) -> float:
+    """The number of samples, or the sum of their weights."""
+    if dataset.sample_weight is None:
+        return float(len(dataset))
+    return float(dataset.sample_weight.double().sum())

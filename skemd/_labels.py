@@ -131,14 +131,16 @@ def check_order(classes, name: str = "classes") -> np.ndarray:
             f"{name} must be a non-empty 1-D list of labels in order, lowest "
             f"first; got shape {order.shape}."
         )
-    check_labels(order, name)
     seen, repeated = set(), []
     for label in order.tolist():
         if label in seen:
             repeated.append(label)
         seen.add(label)
     if repeated:
-        raise ValueError(f"{name} has repeated labels: {describe(repeated)}.")
+        raise ValueError(
+            f"{name} has repeated labels: {order.tolist()} (repeated: "
+            f"{describe(repeated)})."
+        )
     return order
 
 
@@ -203,12 +205,12 @@ def positions(
             f"{name} has labels that {order_name} does not cover: "
             f"{describe(labels[~known])}; {order_name} is "
             f"{describe(order, keep_order=True, limit=20)}."
-            + _positions_hint(labels, order)
+            + _positions_hint(labels, order, name)
         )
     return index.astype(np.intp, copy=False)
 
 
-def _positions_hint(labels: np.ndarray, order: np.ndarray) -> str:
+def _positions_hint(labels: np.ndarray, order: np.ndarray, name: str) -> str:
     """Advice when the labels look like positions given in place of labels."""
     if labels.dtype.kind not in "iu" or labels.size == 0:
         return ""
@@ -217,8 +219,8 @@ def _positions_hint(labels: np.ndarray, order: np.ndarray) -> str:
     if labels.min() < 0 or labels.max() >= order.size:
         return ""
     return (
-        f" The labels are integers 0..{order.size - 1} in place of these classes: "
-        "a scikit-learn meta-estimator that encodes labels itself "
+        f" {name} holds integers 0..{order.size - 1} in place of these labels: "
+        "a scikit-learn meta-estimator that encodes the labels itself "
         "(BaggingClassifier, VotingClassifier, StackingClassifier, "
         "cross_val_predict with predict_proba) passes on their positions in "
         "sorted order, which loses the class order. Give it labels that sort in "
@@ -228,24 +230,23 @@ def _positions_hint(labels: np.ndarray, order: np.ndarray) -> str:
 
 
 def check_sample_weight(
-    sample_weight, n_samples: int, *, name: str = "sample_weight"
+    sample_weight, n_samples: int, *, name: str = "sample_weight", scalar: bool = True
 ) -> np.ndarray | None:
     """Sample weights as float64: one per sample, finite, >= 0, not all zero.
 
-    A scalar gives every sample that weight. ``None`` stays ``None``.
+    With ``scalar=True`` a single number gives every sample that weight.
+    ``None`` stays ``None``.
     """
     if sample_weight is None:
         return None
-    if np.ndim(sample_weight) == 0 and isinstance(
-        sample_weight, (numbers.Real, np.generic)
-    ):
-        sample_weight = np.full(n_samples, sample_weight)
     try:
         weights = np.asarray(sample_weight)
     except ValueError as exc:  # ragged nested sequences
         raise ValueError(
             f"{name} must be a 1-D array of numbers, one per sample: {exc}"
         ) from exc
+    if weights.ndim == 0 and scalar:
+        weights = np.full(n_samples, weights)
     if weights.ndim != 1:
         raise ValueError(
             f"{name} must be a 1-D array of shape (n_samples,); got shape "
@@ -284,3 +285,39 @@ def check_sample_weight(
             f"{name} is zero for every sample; at least one weight must be positive."
         )
     return weights
+
+
+def same_labels(a, b) -> bool:
+    """Whether two label arrays hold the same labels in the same order."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.tolist() == b.tolist()
+
+
+def training_classes(y: np.ndarray, categories=None, classes=None):
+    """The classes to train on, lowest first, and what gave their order.
+
+    ``classes`` (given) wins, then the ``categories`` of an ordered pandas
+    ``Categorical`` target, then the sorted labels of ``y`` (with a
+    :class:`~skemd.exceptions.ClassOrderWarning` for text). Returns the classes
+    and a name for their source, for error messages: ``"classes"``, ``"the
+    target's categories"`` or ``"the labels"``.
+
+    Raises
+    ------
+    ValueError
+        If the order given misses labels of ``y``, or there is a single class.
+    """
+    if classes is not None:
+        order, source = check_order(classes), "classes"
+    elif categories is not None:
+        order, source = np.asarray(categories), "the target's categories"
+    else:
+        order, source = sorted_order(y, stacklevel=5), "the labels"
+    # A given order that misses labels: say so, rather than anything else.
+    positions(y, order, order_name=source)
+    if order.size < 2:
+        raise ValueError(
+            "Classifier can't train when only one class is present: got the "
+            f"single class {order[0]!r}."
+        )
+    return order, source

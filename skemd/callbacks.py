@@ -205,11 +205,16 @@ class LearnedGroundDistance(Callback):
         if self.first_update_pending_:
             self.first_update_pending_ = False
             self._update(net, dataset_train)
+        # What this epoch trains: cross-entropy alone, or a learned matrix.
+        net.history.record("warmup", bool(self.in_warmup_))
+        if not self.in_warmup_ and self.distance_history_:
+            net.history.record("ground_distance", self.distance_history_[-1].tolist())
 
     def on_epoch_end(self, net, dataset_train=None, **kwargs) -> None:
-        if len(net.history) >= self.warmup_epochs:
+        updated = len(net.history) >= self.warmup_epochs
+        if updated:
             self._update(net, dataset_train)
-            net.history.record("ground_distance_updated", True)
+        net.history.record("ground_distance_updated", updated)
 
     def on_train_end(self, net, X=None, y=None, **kwargs) -> None:
         # Training may stop during the warm-up: leave the criterion as configured.

@@ -174,7 +174,8 @@ def test_warmup_is_cross_entropy_only_then_configured_weights(small_data):
         atol=1e-6,
     )
     assert (net.criterion_.ce_weight, net.criterion_.emd_weight) == (0.3, 0.7)
-    assert net.history[:, "ground_distance_updated"] == [True] * 4
+    assert net.history[:, "ground_distance_updated"] == [False] * 2 + [True] * 4
+    assert net.history[:, "warmup"] == [True] * 3 + [False] * 3
 
 
 @pytest.mark.parametrize(

@@ -400,12 +400,22 @@ def test_early_stopping_keeps_the_best_validation_network():
     X, y = _ordinal_problem(n_samples=400)
     clf = _fast(early_stopping=True, max_iter=60, n_iter_no_change=5).fit(X, y)
     assert len(clf.validation_scores_) == clf.n_iter_
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert len(clf.validation_loss_curve_) == clf.n_iter_
+    assert clf.best_validation_loss_ == min(clf.validation_loss_curve_)
     assert clf.best_loss_ is None
-    # The kept network is the best one: scoring it again reproduces the best score.
     history = clf.net_.history
-    best = int(np.argmax(clf.validation_scores_))
-    assert history[best, "best_epoch"]
+    best = int(np.argmin(clf.validation_loss_curve_))
+    assert history[best, "valid_loss_best"]
+    assert clf.best_validation_score_ == clf.validation_scores_[best]
+    # The kept network is the best one: its accuracy on the validation part
+    # (drawn again as fit drew it) is the score recorded for that epoch.
+    clf._random_state = np.random.RandomState(0)
+    clf._random_state.randint(np.iinfo(np.int32).max)  # the seed fit drew first
+    _, valid = clf._split(X.astype(np.float32), y, None, incremental=False)
+    predicted = clf.predict(valid.X.numpy())
+    assert clf.best_validation_score_ == pytest.approx(
+        np.mean(predicted == valid.y.numpy())
+    )
 
 
 @pytest.mark.parametrize("fraction", [0.01, 0.99])
@@ -418,8 +428,9 @@ def test_early_stopping_with_a_part_too_small_to_stratify(fraction):
     clf.fit(X, y)
     assert len(clf.validation_scores_) == 3
     n_valid = int(np.ceil(fraction * 200))
-    _, y_train, _, valid = clf._split(X, y, None, np.random.RandomState(0))
-    assert (len(y_train), len(valid)) == (200 - n_valid, n_valid)
+    clf._random_state = np.random.RandomState(0)
+    train, valid = clf._split(X, y, None, incremental=False)
+    assert (len(train), len(valid)) == (200 - n_valid, n_valid)
 
 
 def test_early_stopping_split_is_stratified():
@@ -427,7 +438,8 @@ def test_early_stopping_split_is_stratified():
     y = np.where(np.arange(400) < 40, 4, y)  # a rare fifth class: 10 %
     clf = _fast(early_stopping=True, validation_fraction=0.25)
     for seed in range(5):
-        _, y_train, _, valid = clf._split(X, y, None, np.random.RandomState(seed))
+        clf._random_state = np.random.RandomState(seed)
+        _, valid = clf._split(X, y, None, incremental=False)
         counts = np.bincount(valid.y.numpy(), minlength=5)
         # A quarter of each class, to the row (the rare class: exactly 10).
         assert np.abs(counts - np.bincount(y, minlength=5) / 4).max() <= 0.5
@@ -816,8 +828,9 @@ def test_invscaling_runs_on_over_warm_starts_and_partial_fit():
     n = len(X)
     # The second fit starts a new optimiser at learning_rate_init, then decays
     # by the samples seen over both fits, as scikit-learn's MLP does.
+    # The history spans both fits.
     assert warm.net_.history[:, "learning_rate"] == pytest.approx(
-        [0.01, 0.01 / (3 * n + 1) ** 0.5]
+        [0.01, 0.01 / (n + 1) ** 0.5, 0.01, 0.01 / (3 * n + 1) ** 0.5]
     )
     partial = _fast(**params)
     for _ in range(3):
@@ -896,8 +909,8 @@ def test_fitted_net_reports_its_parameters():
     X, y = _ordinal_problem(n_samples=60)
     clf = _fast(max_iter=2).fit(X, y)
     params = clf.net_.get_params()
-    assert params["callbacks__monitor__samples_seen"] == 0
-    assert params["callbacks__monitor__schedule"] == "constant"
+    assert params["callbacks__learning_rate__schedule"] == "constant"
+    assert params["callbacks__plateau__monitor"] == "train_loss"
     assert params["max_epochs"] == 2
 
 

@@ -52,7 +52,7 @@ def test_callbacks_run_every_epoch_on_copies(ordinal_4):
     assert not hasattr(counter, "epochs_")
     assert clf.callbacks[0] is counter
     names = [name for name, _ in clf.net_.callbacks_]
-    assert names.index("monitor") < names.index("EpochCounter")
+    assert names.index("plateau") < names.index("EpochCounter")
 
 
 def test_named_callbacks_and_params_unchanged_by_fit(ordinal_4):
@@ -117,7 +117,7 @@ def test_clone_and_pickle_with_callbacks(ordinal_4):
 @pytest.mark.parametrize(
     "callbacks, error, message",
     [
-        ([("monitor", EpochCounter())], ValueError, "'monitor' is the estimator's"),
+        ([("plateau", EpochCounter())], ValueError, "'plateau' is the estimator's"),
         (
             [("ground_distance", EpochCounter())],
             ValueError,

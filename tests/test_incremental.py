@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 
 from skemd import EMDClassifier
-from skemd._net import _DECAY_KEY
+from skemd._net import DECAY_KEY
 
 
 def _ordinal_problem(n_samples=240, n_classes=4, seed=0):
@@ -108,10 +108,10 @@ def test_penalty_and_batch_size_follow_each_call():
     X, y = _ordinal_problem()
     clf = _fast(alpha=0.3).partial_fit(X, y, classes=CLASSES)
     group = clf.net_.optimizer_.param_groups[0]
-    assert group[_DECAY_KEY] == pytest.approx(0.3 / len(X))
+    assert group[DECAY_KEY] == pytest.approx(0.3 / len(X))
     assert clf.net_.batch_size == 200
     clf.partial_fit(X[:50], y[:50])
-    assert group[_DECAY_KEY] == pytest.approx(0.3 / 50)
+    assert group[DECAY_KEY] == pytest.approx(0.3 / 50)
     assert clf.net_.batch_size == 50
 
 
@@ -281,7 +281,10 @@ def test_warm_start_learned_distance_skips_the_warm_up():
     # The second fit learns a matrix from the trained features before its first
     # epoch: every one of its epochs trains with a learned distance.
     assert len(clf.ground_distance_history_) == 7
-    assert clf.net_.history[0, "ground_distance_updated"]
+    # The history runs on over both fits: the second starts at epoch 6.
+    assert len(clf.net_.history) == 10
+    assert not any(clf.net_.history[5:, "warmup"])
+    assert all(clf.net_.history[5:, "ground_distance_updated"])
 
 
 def test_warm_start_with_other_classes_is_an_error():

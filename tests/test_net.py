@@ -1,13 +1,14 @@
-"""The skorch net behind the estimator: in-memory batches and the lean epoch."""
+"""The skorch net behind the estimator: in-memory batches, L2 on weights, precision."""
 
 import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback
-from torch.optim.optimizer import register_optimizer_step_post_hook
 
-import skemd._net
-from skemd._net import MLP, EMDNet, InMemoryDataset, TensorBatches
+import skemd._data
+from skemd._data import InMemoryDataset, TensorBatches, WeightedTarget
+from skemd._modules import MLP
+from skemd._net import EMDNet
 from skemd.losses import SquaredEMDLoss
 
 
@@ -111,7 +112,7 @@ def test_shuffled_batches_follow_one_permutation_whatever_the_block(
     # Rows are gathered a block of batches at a time (one batch, two batches,
     # all of them here); the batches are those of one permutation drawn from
     # torch's generator, in order, whatever the block size.
-    monkeypatch.setattr(skemd._net, "_GATHER_BYTES", gather_bytes)
+    monkeypatch.setattr(skemd._data, "_GATHER_BYTES", gather_bytes)
     X = torch.arange(22, dtype=torch.float32).repeat_interleave(2).reshape(22, 2)
     y = torch.arange(22)
     torch.manual_seed(3)
@@ -128,7 +129,7 @@ def test_shuffled_batches_follow_one_permutation_whatever_the_block(
 def test_a_last_batch_of_one_row_can_join_the_one_before(
     monkeypatch, gather_bytes, shuffle
 ):
-    monkeypatch.setattr(skemd._net, "_GATHER_BYTES", gather_bytes)
+    monkeypatch.setattr(skemd._data, "_GATHER_BYTES", gather_bytes)
     X = torch.arange(21, dtype=torch.float32).repeat_interleave(2).reshape(21, 2)
     y = torch.arange(21)
     torch.manual_seed(3)
@@ -163,29 +164,36 @@ def test_get_iterator_serves_in_memory_data_as_tensor_batches():
     assert valid.batch_size == 64
 
 
-# ---------------------------------------------------------------- lean epoch
-
-
-def test_lean_epoch_matches_skorchs_loop(device):
+def test_shuffling_draws_from_the_nets_generator_only():
     X, y = _data()
-    dataset = InMemoryDataset(X, y).to(device)
-    counter = _BatchCounter()
-    lean = _fit(_net(device), dataset)
-    reference = _fit(_net(device, callbacks=[("counter", counter)]), dataset)
+    dataset = InMemoryDataset(X, y)
 
-    assert counter.batches_ == 3 * 4
-    iterator = lean.get_iterator(dataset, training=True)
-    assert lean._lean_epoch_possible(iterator)
-    assert not reference._lean_epoch_possible(iterator)
-    assert _batch_records(lean.history, "train") == _batch_records(
-        reference.history, "train"
-    )
-    assert lean.history[:, "train_loss"] == reference.history[:, "train_loss"]
-    assert lean.history[:, "train_batch_count"] == [4, 4, 4]
-    for mine, theirs in zip(
-        lean.module_.parameters(), reference.module_.parameters(), strict=True
-    ):
-        assert torch.equal(mine, theirs)
+    def fit(seed):
+        return _net(
+            module__generator=torch.Generator().manual_seed(0),
+            generator=torch.Generator().manual_seed(seed),
+        ).fit(dataset, None)
+
+    state = torch.random.get_rng_state()
+    first = fit(3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    second, third = fit(3), fit(4)
+    assert first.history[:, "train_loss"] == second.history[:, "train_loss"]
+    assert first.history[:, "train_loss"] != third.history[:, "train_loss"]
+
+
+def test_validation_loss_is_computed_on_the_trained_network():
+    X, y = _data(n_samples=120)
+    train = InMemoryDataset(X[:100], y[:100])
+    valid = InMemoryDataset(X[100:], y[100:])
+
+    def split(dataset, y=None, **kwargs):
+        return dataset, valid
+
+    net = _fit(_net(train_split=split), train)
+    with torch.no_grad():
+        expected = net.criterion_(net.module_(valid.X), valid.y).item()
+    assert net.history[-1, "valid_loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses():
@@ -197,29 +205,6 @@ def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses():
         assert sizes == [32, 32, 32, 4]
         assert all(isinstance(loss, float) for loss in losses)
         assert epoch["train_loss"] == pytest.approx(np.average(losses, weights=sizes))
-
-
-def test_lean_validation_epoch_matches_skorchs_loop(device):
-    X, y = _data(n_samples=120)
-    train = InMemoryDataset(X[:100], y[:100]).to(device)
-    valid = InMemoryDataset(X[100:], y[100:]).to(device)
-
-    def split(dataset, y=None, **kwargs):
-        return dataset, valid
-
-    lean = _fit(_net(device, train_split=split), train)
-    reference = _fit(
-        _net(device, train_split=split, callbacks=[("counter", _BatchCounter())]),
-        train,
-    )
-    assert lean.history[:, "valid_loss"] == reference.history[:, "valid_loss"]
-    assert _batch_records(lean.history, "valid") == _batch_records(
-        reference.history, "valid"
-    )
-    # The validation loss is computed on the trained network, without training.
-    with torch.no_grad():
-        expected = lean.criterion_(lean.module_(valid.X), valid.y).item()
-    assert lean.history[-1, "valid_loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_gradient_callbacks_are_still_called():
@@ -270,219 +255,6 @@ def test_zero_grad_frees_gradients_between_steps(monkeypatch):
     monkeypatch.setattr(torch.optim.Adam, "zero_grad", zero_grad)
     _fit(_net(max_epochs=1), InMemoryDataset(X, y))
     assert calls == [True] * 4
-
-
-@pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam])
-def test_direct_step_trains_exactly_like_skorch_calls(monkeypatch, optimizer):
-    # The lean step calls the module and the criterion directly and clears the
-    # gradients itself; the weights must come out as through infer, get_loss
-    # and the optimiser's zero_grad.
-    X, y = _data(n_samples=40)
-    weights = []
-    original = EMDNet._direct_call_params
-    used = []
-
-    def spy(self, fit_params):
-        params = original(self, fit_params)
-        used.append(params is not None)
-        return params
-
-    monkeypatch.setattr(EMDNet, "_direct_call_params", spy)
-    for direct in (True, False):
-        if not direct:
-            monkeypatch.setattr(EMDNet, "_direct_call_params", lambda self, fp: None)
-        torch.manual_seed(0)
-        net = _fit(
-            _net(max_epochs=3, optimizer=optimizer, optimizer__weight_decay=0.1),
-            InMemoryDataset(X, y),
-        )
-        weights.append([p.detach().clone() for p in net.module_.parameters()])
-    assert used == [True] * 3
-    for direct, plain in zip(*weights, strict=True):
-        assert torch.equal(direct, plain)
-
-
-def test_direct_step_is_not_used_when_infer_is_overridden():
-    calls = []
-
-    class CountingNet(EMDNet):
-        def infer(self, x, **fit_params):
-            calls.append(len(x))
-            return super().infer(x, **fit_params)
-
-    X, y = _data()
-    net = _net(max_epochs=1)
-    net.__class__ = CountingNet
-    _fit(net, InMemoryDataset(X, y))
-    assert sum(calls) == len(X)
-
-
-# ----------------------------------------------------- fused Adam, directly
-
-
-def _fit_fused(monkeypatch, direct, X, y, device="cpu", **params):
-    """Fit with the direct fused update on or off; also count its uses."""
-    used = []
-
-    def counting(original):
-        def update(*args, **kwargs):
-            used.append(1)
-            return original(*args, **kwargs)
-
-        return update
-
-    for name in ("_adam_update", "_sgd_update"):
-        monkeypatch.setattr(skemd._net, name, counting(getattr(skemd._net, name)))
-    if not direct:
-        monkeypatch.setattr(EMDNet, "_direct_optimizer_step", lambda self: None)
-    torch.manual_seed(0)
-    settings = dict(max_epochs=3, optimizer__fused=True, optimizer__weight_decay=0.1)
-    settings.update(params)
-    net = _fit(_net(device=device, **settings), InMemoryDataset(X, y))
-    monkeypatch.undo()
-    return net, len(used)
-
-
-def _optimizer_state(net):
-    state = net.optimizer_.state
-    return [
-        value.detach().clone() if isinstance(value, torch.Tensor) else value
-        for param in net.module_.parameters()
-        for _, value in sorted(state[param].items())
-    ]
-
-
-_FUSED_OPTIMIZERS = {
-    "adam": dict(optimizer=torch.optim.Adam),
-    "sgd": dict(optimizer=torch.optim.SGD),
-    "sgd-momentum": dict(optimizer=torch.optim.SGD, optimizer__momentum=0.9),
-    "sgd-nesterov": dict(
-        optimizer=torch.optim.SGD, optimizer__momentum=0.9, optimizer__nesterov=True
-    ),
-}
-
-
-@pytest.mark.parametrize("optimizer", list(_FUSED_OPTIMIZERS))
-def test_fused_step_updates_exactly_like_the_optimizers_step(
-    monkeypatch, device, optimizer
-):
-    # Four batches an epoch: the first step goes through step() (no state yet;
-    # SGD without momentum has none to wait for), the others through torch's
-    # functional form, directly.
-    X, y = _data()
-    settings = _FUSED_OPTIMIZERS[optimizer]
-    direct, direct_calls = _fit_fused(monkeypatch, True, X, y, device, **settings)
-    plain, plain_calls = _fit_fused(monkeypatch, False, X, y, device, **settings)
-    assert (direct_calls, plain_calls) == (12 if optimizer == "sgd" else 11, 0)
-    for a, b in zip(
-        direct.module_.parameters(), plain.module_.parameters(), strict=True
-    ):
-        assert torch.equal(a, b)
-    for a, b in zip(_optimizer_state(direct), _optimizer_state(plain), strict=True):
-        assert torch.equal(a, b)
-
-
-class _HalveLearningRate(Callback):
-    def on_epoch_end(self, net, **kwargs):
-        for group in net.optimizer_.param_groups:
-            group["lr"] /= 2
-
-
-def test_fused_adam_step_follows_learning_rate_changes(monkeypatch):
-    X, y = _data()
-    runs = [
-        _fit_fused(monkeypatch, direct, X, y, callbacks=[_HalveLearningRate()])
-        for direct in (True, False)
-    ]
-    assert runs[0][0].optimizer_.param_groups[0]["lr"] == 0.01 / 8
-    for a, b in zip(
-        runs[0][0].module_.parameters(), runs[1][0].module_.parameters(), strict=True
-    ):
-        assert torch.equal(a, b)
-
-
-def test_fused_adam_step_runs_the_optimizers_step_hooks():
-    X, y = _data()
-    net = _net(max_epochs=2, optimizer__fused=True).initialize()
-    calls = []
-    net.optimizer_.register_step_pre_hook(lambda opt, args, kwargs: calls.append(1))
-    net.partial_fit(InMemoryDataset(X, y), None)
-    assert len(calls) == 8
-
-
-def test_fused_adam_step_with_a_parameter_without_gradient(monkeypatch):
-    # A parameter outside the graph has no gradient: Adam.step skips it, and
-    # so does the direct update, by falling back to it.
-    class WithUnused(torch.nn.Module):
-        def __init__(self, n_features, n_classes, hidden_layer_sizes):
-            super().__init__()
-            self.linear = torch.nn.Linear(n_features, n_classes)
-            self.unused = torch.nn.Parameter(torch.ones(2))
-
-        def forward(self, X):
-            return self.linear(X)
-
-    X, y = _data()
-    runs = [
-        _fit_fused(monkeypatch, direct, X, y, module=WithUnused)
-        for direct in (True, False)
-    ]
-    assert (runs[0][1], runs[1][1]) == (0, 0)
-    assert torch.equal(runs[0][0].module_.unused, torch.ones(2))
-    for a, b in zip(
-        runs[0][0].module_.parameters(), runs[1][0].module_.parameters(), strict=True
-    ):
-        assert torch.equal(a, b)
-
-
-class _AdamSubclass(torch.optim.Adam):
-    pass
-
-
-def _params():
-    return [torch.nn.Parameter(torch.ones(2, 2)), torch.nn.Parameter(torch.ones(2))]
-
-
-@pytest.mark.parametrize(
-    ("make", "applies"),
-    [
-        (lambda: torch.optim.Adam(_params(), fused=True), True),
-        (lambda: torch.optim.Adam(_params()), False),
-        (lambda: torch.optim.Adam(_params(), fused=True, amsgrad=True), False),
-        (lambda: torch.optim.Adam(_params(), fused=True, maximize=True), False),
-        (lambda: torch.optim.Adam(_params(), fused=True, weight_decay=0.1), False),
-        (lambda: torch.optim.Adam(_params(), lr=torch.tensor(0.1), fused=True), False),
-        (lambda: torch.optim.AdamW(_params(), fused=True), False),
-        (lambda: _AdamSubclass(_params(), fused=True), False),
-        (lambda: torch.optim.SGD(_params(), lr=0.1, fused=True), True),
-        (lambda: torch.optim.SGD(_params(), lr=0.1, momentum=0.9), False),
-        (
-            lambda: torch.optim.SGD(
-                _params(), lr=0.1, fused=True, weight_decay=0.1, momentum=0.9
-            ),
-            False,
-        ),
-        (
-            lambda: torch.optim.Adam(
-                [{"params": _params()}, {"params": _params()}], fused=True
-            ),
-            False,
-        ),
-    ],
-)
-def test_fused_step_applies_only_to_a_plain_fused_adam_or_sgd(make, applies):
-    step = skemd._net._fused_step_for(make())
-    assert (step is not None) is applies
-
-
-def test_fused_adam_step_is_not_made_while_a_global_hook_is_registered():
-    optimizer = torch.optim.Adam(_params(), fused=True)
-    handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: None)
-    try:
-        assert skemd._net._FusedAdamStep.for_optimizer(optimizer) is None
-    finally:
-        handle.remove()
-    assert skemd._net._FusedAdamStep.for_optimizer(optimizer) is not None
 
 
 # -------------------------------------------------------------- weight decay
@@ -597,18 +369,6 @@ def _weights(n_samples, seed=1):
     return torch.rand(n_samples, generator=generator) + 0.25
 
 
-def test_weighted_lean_epoch_matches_skorchs_loop(device):
-    X, y = _data()
-    dataset = InMemoryDataset(X, y, _weights(len(y))).to(device)
-    lean = _fit(_net(device), dataset)
-    reference = _fit(_net(device, callbacks=[("counter", _BatchCounter())]), dataset)
-    assert lean.history[:, "train_loss"] == reference.history[:, "train_loss"]
-    for mine, theirs in zip(
-        lean.module_.parameters(), reference.module_.parameters(), strict=True
-    ):
-        assert torch.equal(mine, theirs)
-
-
 def test_weighted_batch_loss_is_the_weighted_mean(device):
     X, y = _data(n_samples=40)
     w = _weights(40)
@@ -620,7 +380,7 @@ def test_weighted_batch_loss_is_the_weighted_mean(device):
         y_pred = net.module_(Xd)
         per_sample = SquaredEMDLoss(reduction="none")(y_pred, yd)
         expected = (per_sample * wd).sum() / wd.sum()
-        got = net.get_loss(y_pred, skemd._net.WeightedTarget(yd, wd), training=False)
+        got = net.get_loss(y_pred, WeightedTarget(yd, wd), training=False)
     torch.testing.assert_close(got, expected)
     unweighted = net.get_loss(y_pred, yd, training=False)
     assert not torch.allclose(got, unweighted)

@@ -9,7 +9,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 from skemd import EMDClassifier
-from skemd._net import _DECAY_KEY, InMemoryDataset, TensorBatches, WeightedTarget
+from skemd._data import InMemoryDataset, TensorBatches, WeightedTarget
+from skemd._net import DECAY_KEY
 from skemd.callbacks import _weighted_shares
 from skemd.ground_distance import (
     _accumulate_class_sums,
@@ -123,10 +124,10 @@ def test_penalty_counts_the_weights():
     w = _counts(len(y)) + 0.5
     clf = _fast(alpha=0.3).fit(X, y, sample_weight=w)
     group = clf.net_.optimizer_.param_groups[0]
-    assert group[_DECAY_KEY] == pytest.approx(0.3 / w.sum())
+    assert group[DECAY_KEY] == pytest.approx(0.3 / w.sum())
     clf = _fast(alpha=0.3).partial_fit(X, y, sample_weight=2 * w, classes=[0, 1, 2, 3])
     assert group is not clf.net_.optimizer_.param_groups[0]
-    assert clf.net_.optimizer_.param_groups[0][_DECAY_KEY] == pytest.approx(
+    assert clf.net_.optimizer_.param_groups[0][DECAY_KEY] == pytest.approx(
         0.3 / (2 * w.sum())
     )
 
@@ -166,11 +167,11 @@ def test_sample_weight_through_a_pipeline():
 @pytest.mark.parametrize(
     "weights, message",
     [
-        (lambda n: -np.ones(n), "Negative values"),
+        (lambda n: -np.ones(n), "negative weights"),
         (lambda n: np.full(n, np.nan), "NaN"),
         (lambda n: np.full(n, np.inf), "infinity"),
-        (lambda n: np.ones(n - 1), r"sample_weight.shape == \(119,\)"),
-        (lambda n: np.zeros(n), "at least one non-zero"),
+        (lambda n: np.ones(n - 1), "sample_weight has 119 values for 120 samples"),
+        (lambda n: np.zeros(n), "zero for every sample"),
         (lambda n: np.full(n, 1e-45), r"sums to \S+e-43.*overflows float32"),
     ],
 )

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from skemd import EMDClassifier
-from skemd._net import InMemoryDataset, SparseRows, TensorBatches, as_rows
+from skemd._data import InMemoryDataset, SparseRows, TensorBatches, as_rows
 
 
 def _sparse(n_rows=40, n_features=7, density=0.3, seed=0):

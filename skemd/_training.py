@@ -1,0 +1,307 @@
+"""Training control: one small skorch callback per job.
+
+Each callback keeps its state in trailing-underscore attributes and writes what
+it decides into the net's history, where the estimator and the plotting
+functions read it:
+
+- :class:`LearningRateSchedule` records the rate of every epoch
+  (``"learning_rate"``) and applies scikit-learn's ``"invscaling"`` schedule;
+- :class:`FiniteLossCheck` stops training with an error when a loss is NaN or
+  infinite;
+- :class:`ValidationScore` records the accuracy of the predicted classes on the
+  validation data (``"valid_acc"``), as ``MLPClassifier``'s validation score;
+- :class:`BestWeights` marks the epochs whose monitored loss is the lowest so
+  far (``"<monitor>_best"``) and, when asked, restores the weights of the last
+  such epoch at the end of training;
+- :class:`PlateauStopping` applies scikit-learn's stopping rule (and its
+  ``"adaptive"`` learning rate).
+
+Epochs that the history marks ``"warmup"`` (the cross-entropy epochs before a
+ground distance is learned) train another loss: they are never the best and do
+not count towards a plateau.
+
+:func:`train` runs a net over a dataset and tells a user's Ctrl-C apart from a
+callback that ends training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import signal
+import threading
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from ._data import WeightedTarget
+from ._decision import decide
+
+
+def _rate(net) -> float:
+    return float(net.optimizer_.param_groups[0]["lr"])
+
+
+def _set_rate(net, rate: float) -> None:
+    for group in net.optimizer_.param_groups:
+        group["lr"] = rate
+
+
+def samples_seen(history) -> int:
+    """Training samples of every batch of every epoch in a history."""
+    return sum(
+        batch.get("train_batch_size", 0)
+        for epoch in history
+        for batch in epoch["batches"]
+    )
+
+
+class LearningRateSchedule(Callback):
+    """Record the learning rate of each epoch; apply ``"invscaling"``.
+
+    ``"invscaling"`` sets the rate after each epoch to ``learning_rate_init /
+    (t + 1) ** power_t``, ``t`` the training samples seen so far (counted from
+    the history, so warm starts and ``partial_fit`` calls run on), as
+    scikit-learn's SGD solver does. ``"constant"`` and ``"adaptive"`` leave the
+    rate alone here (:class:`PlateauStopping` lowers it for ``"adaptive"``).
+    """
+
+    def __init__(self, schedule="constant", learning_rate_init=1e-3, power_t=0.5):
+        self.schedule = schedule
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("learning_rate", _rate(net))
+        if self.schedule == "invscaling":
+            seen = samples_seen(net.history)
+            _set_rate(net, self.learning_rate_init / (seen + 1) ** self.power_t)
+
+
+class FiniteLossCheck(Callback):
+    """Stop with a FloatingPointError when an epoch's loss is NaN or infinite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = net.history[-1]
+        for key, label in (("train_loss", "training"), ("valid_loss", "validation")):
+            value = epoch.get(key)
+            if value is not None and not np.isfinite(value):
+                raise FloatingPointError(
+                    f"The {label} loss became {value} at epoch {epoch['epoch']}. "
+                    "Lower learning_rate_init, standardise the features, or raise "
+                    "alpha."
+                )
+
+
+class ValidationScore(Callback):
+    """Record the accuracy of the predicted classes on the validation data.
+
+    The classes are chosen from the predicted distributions by the estimator's
+    ``decision`` rule (with ``distance`` for ``"expected_cost"``), so the score
+    is the accuracy ``predict`` would have; sample weights weigh it. Recorded as
+    ``"valid_acc"``.
+    """
+
+    def __init__(self, decision="argmax", distance=None):
+        self.decision = decision
+        self.distance = distance
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.hits_ = 0.0
+        self.total_ = 0.0
+
+    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+        if training:
+            return
+        target = batch[1]
+        weight = None
+        if isinstance(target, WeightedTarget):
+            target, weight = target
+        proba = torch.softmax(y_pred.detach().double(), dim=1).cpu().numpy()
+        chosen = decide(proba, self.decision, self._distance(net, proba.shape[1]))
+        hits = torch.as_tensor(chosen) == target.detach().cpu()
+        if weight is None:
+            self.hits_ += float(hits.sum())
+            self.total_ += float(hits.numel())
+        else:
+            weight = weight.detach().cpu().double()
+            self.hits_ += float((hits.double() * weight).sum())
+            self.total_ += float(weight.sum())
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.total_ > 0:
+            net.history.record("valid_acc", self.hits_ / self.total_)
+
+    def _distance(self, net, n_classes):
+        if self.decision != "expected_cost" or self.distance is not None:
+            return self.distance
+        learner = dict(net.callbacks_).get("ground_distance")
+        history = getattr(learner, "distance_history_", None)
+        if history:
+            return history[-1]
+        return 1.0 - np.eye(n_classes)
+
+
+class BestWeights(Callback):
+    """Mark the epochs with the lowest monitored loss so far; keep their weights.
+
+    Every epoch gets ``"<monitor>_best"``: True when its loss is lower than in
+    every earlier epoch of this training run, warm-up epochs left out. With
+    ``restore=True`` the module's weights are copied at each such epoch and
+    loaded back at the end of training, so the net ends with the weights of its
+    best epoch.
+    """
+
+    def __init__(self, monitor="valid_loss", restore=False):
+        self.monitor = monitor
+        self.restore = restore
+
+    def on_train_begin(self, net, **kwargs):
+        self.best_ = np.inf
+        self.state_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = net.history[-1]
+        value = epoch[self.monitor]
+        best = not epoch.get("warmup", False) and value < self.best_
+        if best:
+            self.best_ = value
+            if self.restore:
+                self.state_ = copy.deepcopy(net.module_.state_dict())
+        net.history.record(f"{self.monitor}_best", bool(best))
+
+    def on_train_end(self, net, **kwargs):
+        if self.state_ is not None:
+            net.module_.load_state_dict(self.state_)
+        self.state_ = None
+
+
+class PlateauStopping(Callback):
+    """scikit-learn's MLP stopping rule, and its ``"adaptive"`` learning rate.
+
+    An epoch makes progress when its monitored loss is at least ``tol`` below
+    the lowest loss seen before it. Once more than ``n_iter_no_change`` epochs in
+    a row make none, ``converged_`` becomes True and training stops before the
+    next epoch starts (through skorch's documented signal, a
+    ``KeyboardInterrupt`` raised by the callback), so that every callback sees
+    the last epoch end; with ``reduce_lr=True`` the rate is first divided by 5
+    and the count starts again, until the rate is ``min_lr`` or lower.
+
+    A training run that ends at a plateau ends there: the next run (a
+    ``partial_fit`` call, one epoch) trains. The count itself runs on over the
+    runs of a net (the estimator builds a new net, with new callbacks, for every
+    ``fit``), so that over ``partial_fit`` calls ``"adaptive"`` still lowers the
+    rate, as in scikit-learn.
+    """
+
+    def __init__(
+        self,
+        monitor="train_loss",
+        tol=1e-4,
+        n_iter_no_change=10,
+        reduce_lr=False,
+        min_lr=1e-6,
+    ):
+        self.monitor = monitor
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.reduce_lr = reduce_lr
+        self.min_lr = min_lr
+
+    def initialize(self):
+        self.best_ = np.inf
+        self.no_improvement_count_ = 0
+        self.converged_ = False
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.converged_ = False
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.converged_:
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = net.history[-1]
+        if epoch.get("warmup", False):
+            return
+        value = epoch[self.monitor]
+        improved = value <= self.best_ - self.tol
+        self.best_ = min(self.best_, value)
+        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
+        if self.no_improvement_count_ <= self.n_iter_no_change:
+            return
+        if self.reduce_lr and _rate(net) > self.min_lr:
+            _set_rate(net, _rate(net) / 5.0)
+            self.no_improvement_count_ = 0
+            return
+        self.converged_ = True
+
+
+@contextlib.contextmanager
+def _noting_interrupts():
+    """Note whether Ctrl-C (SIGINT) raised ``KeyboardInterrupt`` in the block.
+
+    skorch's ``partial_fit`` catches ``KeyboardInterrupt``, the signal its
+    callbacks use to end training, and returns as if training had finished. A
+    Ctrl-C from the user must not end a fit that way: the handler installed
+    here, around Python's own, tells the two apart. Outside the main thread, or
+    where SIGINT is ignored or left to the system, nothing is installed and no
+    signal can reach the block.
+    """
+    noted = {"interrupted": None}
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield noted
+        return
+
+    def handler(signum, frame):
+        try:
+            previous(signum, frame)
+        except KeyboardInterrupt as interrupt:
+            noted["interrupted"] = interrupt
+            raise
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def train(net, dataset, epochs=None) -> None:
+    """Train ``net`` on ``dataset`` for ``epochs`` (default: its ``max_epochs``).
+
+    A user's Ctrl-C raises ``KeyboardInterrupt``. An epoch cut short (by Ctrl-C,
+    or by a callback that ended training in the middle of an epoch) is dropped
+    from the history, which keeps finished epochs only; a run that finished no
+    epoch at all is a RuntimeError. Weights that are no longer finite after
+    training (a step that diverged after the last loss was measured) are a
+    FloatingPointError.
+    """
+    before = len(net.history)
+    with _noting_interrupts() as noted:
+        net.partial_fit(dataset, None, epochs=epochs)
+    history = net.history
+    if len(history) > before and "train_loss" not in history[-1]:
+        del history[-1]
+    if noted["interrupted"] is not None:
+        raise noted["interrupted"]
+    if len(history) == before:
+        raise RuntimeError(
+            "Training ended before its first epoch was finished (a callback "
+            "raised KeyboardInterrupt in the middle of the epoch), so no "
+            "network was trained. End training in on_epoch_end instead."
+        )
+    # Trainable weights only: a frozen -inf mask is the module's own business.
+    finite = [
+        torch.isfinite(p).all() for p in net.module_.parameters() if p.requires_grad
+    ]
+    if finite and not bool(torch.stack(finite).all()):
+        raise FloatingPointError(
+            "The network's weights became infinite or NaN in the last epoch. "
+            "Lower learning_rate_init, standardise the features, or raise alpha."
+        )
