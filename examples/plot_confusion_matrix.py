@@ -5,8 +5,10 @@ Ordinal confusion matrices: EMD vs. CE
 
 A confusion matrix of ordered classes is best read with the classes in their
 order: the farther a cell lies from the diagonal, the worse the mistake.
-:func:`~skemd.plotting.plot_confusion_matrix` keeps that order and outlines the
-diagonal and the band of predictions at most one class away.
+:func:`~skemd.plotting.plot_confusion_matrix` keeps that order, draws the
+matrix with scikit-learn's :class:`~sklearn.metrics.ConfusionMatrixDisplay` and
+outlines the diagonal and the band of predictions at most one class away; its
+legend gives the share of the samples inside each.
 
 We train the same network twice on the red wine quality data (scores 3 to 8,
 most wines a 5 or a 6): once with the squared EMD loss, which charges a mistake
@@ -72,9 +74,10 @@ for ax, (name, y_pred) in zip(axes, predictions.items(), strict=True):
 plt.show()
 
 # %%
-# Both networks keep nearly every prediction inside the dashed band, and on
-# these data their errors are close. Neither predicts the rare extreme scores
-# often: with ten wines scored 3 and eighteen scored 8 in the whole set, a
+# Both networks keep nearly every prediction inside the dashed band (the
+# legends give the shares: the accuracy, and the share at most one class off),
+# and on these data their errors are close. Neither predicts the rare extreme
+# scores often: with ten wines scored 3 and eighteen scored 8 in the whole set, a
 # network learns to send them to the nearest common score. With the squared EMD
 # that is a one- or two-class miss, which is what it is charged for; ordinal
 # metrics such as :func:`~skemd.metrics.mae` and

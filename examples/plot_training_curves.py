@@ -8,7 +8,10 @@ epoch in ``loss_curve_``, as scikit-learn's ``MLPClassifier`` does. With
 ``early_stopping=True`` it holds out ``validation_fraction`` of the training data,
 records minus the loss on it in ``validation_scores_``, stops once that has not
 improved by ``tol`` for ``n_iter_no_change`` epochs, and keeps the network of the
-best epoch. :func:`~skemd.plotting.plot_training_curves` draws both.
+best epoch. :func:`~skemd.plotting.plot_training_curves` draws both, and marks
+the kept epoch, from the history of the estimator's skorch net,
+``net_.history``: one row per epoch with its ``train_loss``, ``valid_loss`` and
+``valid_loss_best``.
 """
 
 # %%
@@ -52,10 +55,10 @@ plt.show()
 # A learned ground distance
 # -------------------------
 # With ``ground_distance="learned"`` the first ``warmup_epochs`` epochs train
-# with cross-entropy alone, a loss on another scale; the plot shades them, and
-# both the plateau rule and the choice of the best epoch only look at the epochs
-# after them. The jump at the end of the warm-up is the squared-EMD term joining
-# the loss.
+# with cross-entropy alone, a loss on another scale; the history flags them in
+# its ``warmup`` column and the plot shades them. Both the plateau rule and the
+# choice of the best epoch only look at the epochs after them. The jump at the
+# end of the warm-up is the squared-EMD term joining the loss.
 learned = make_pipeline(
     StandardScaler(),
     EMDClassifier(

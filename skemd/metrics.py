@@ -7,10 +7,13 @@ takes a ``classes`` keyword: the labels in order, or a fitted estimator whose
 ``Categorical`` ``y_true`` (or ``y_pred``) are the order, as for
 :class:`~skemd.EMDClassifier`, and otherwise the sorted distinct labels (the
 probability metrics then need ``classes`` unless the categories are sorted,
-since the columns of ``y_proba`` follow the estimator that made them). Labels
-are turned into ranks ``0 .. K-1`` in that order and errors are counted in ranks.
-Pass ``classes`` whenever a class may be missing from the data: with integer labels
-``0`` and ``2`` and no ``1``, the default order puts them one rank apart.
+since the columns of ``y_proba`` follow the estimator that made them). Sorted
+text labels rarely follow their rank (``"high" < "low" < "mid"``), so that case
+issues a :class:`~skemd.exceptions.ClassOrderWarning`; the scorers pass the
+estimator's classes and never do. Labels are turned into ranks ``0 .. K-1`` in
+that order and errors are counted in ranks. Pass ``classes`` whenever a class
+may be missing from the data: with integer labels ``0`` and ``2`` and no ``1``,
+the default order puts them one rank apart.
 
 Label metrics, ``metric(y_true, y_pred, *, classes=None, sample_weight=None)``:
 
@@ -38,10 +41,11 @@ metrics weigh the samples within each true class, a class whose samples all have
 weight 0 counting as absent; the kappas count weights instead of samples in the
 confusion matrix, as ``sklearn.metrics.cohen_kappa_score(..., sample_weight=...)``
 does, and the rank correlations count a pair of samples by the product of their
-weights. An integer weight counts like repeating the sample that many times. A
-sample of weight 0 still takes part in the default class order (and in checking
-the labels), so it is the same as leaving the sample out only when ``classes`` is
-given.
+weights. An integer weight counts like repeating the sample that many times,
+and only the weights' ratios count: multiplying all of them by any positive
+number, however large or small, gives the same scores. A sample of weight 0
+still takes part in the default class order (and in checking the labels), so it
+is the same as leaving the sample out only when ``classes`` is given.
 
 Scorers for :class:`~sklearn.model_selection.GridSearchCV` and
 :func:`~sklearn.model_selection.cross_validate` (greater is better; the class order
@@ -62,12 +66,21 @@ request set on it does not reach other users of the same scorer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn import get_config
 from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
+
+from ._labels import (
+    categories_of,
+    check_labels,
+    check_order,
+    check_sample_weight,
+    positions,
+    sorted_order,
+)
 
 __all__ = [
     "SCORERS",
@@ -102,7 +115,6 @@ __all__ = [
 # Rows of a probability matrix may miss 1 by this much (float32 softmax outputs
 # over a few dozen classes are off by about 1e-7).
 _PROBA_TOL = 1e-6
-_N_SHOWN = 5
 
 
 class _HasClasses(Protocol):
@@ -117,152 +129,96 @@ ClassOrder = ArrayLike | _HasClasses | None
 # ---------------------------------------------------------------------------
 
 
-def _preview(values, *, keep_order: bool = False) -> str:
-    """A few distinct values, sorted unless ``keep_order``, for error messages."""
-    distinct = list(dict.fromkeys(np.asarray(values, dtype=object).tolist()))
-    if not keep_order:
-        try:
-            distinct = np.unique(values).tolist()
-        except TypeError:
-            pass
-    shown = ", ".join(repr(v) for v in distinct[:_N_SHOWN])
-    more = len(distinct) - _N_SHOWN
-    return f"[{shown}{f', ... ({more} more)' if more > 0 else ''}]"
+def _class_order(
+    classes: ClassOrder, targets: tuple, labels: tuple, *, stacklevel: int
+) -> np.ndarray:
+    """The classes in order, lowest first.
 
-
-def _check_labels(y, name: str) -> np.ndarray:
-    labels = np.asarray(y)
-    if labels.ndim != 1:
-        raise ValueError(
-            f"{name} must be a 1-D array of labels; got shape {labels.shape}."
-        )
-    if labels.size == 0:
-        raise ValueError(f"{name} is empty.")
-    if labels.dtype.kind == "f":
-        missing = np.isnan(labels)
-    elif labels.dtype.kind == "O":
-        missing = np.fromiter(
-            (v is None or (isinstance(v, float) and v != v) for v in labels.tolist()),
-            dtype=bool,
-            count=labels.size,
-        )
-    else:
-        missing = None
-    if missing is not None and missing.any():
-        raise ValueError(
-            f"{name} contains NaN or None (first at position "
-            f"{int(np.argmax(missing))})."
-        )
-    return labels
-
-
-def _kind(labels: np.ndarray) -> str:
-    if labels.dtype.kind in "US":
-        return "strings"
-    if labels.dtype.kind in "biuf":
-        return "numbers"
-    return "objects"
-
-
-def _ordered_categories(classes: ClassOrder, *targets) -> ClassOrder:
-    """``classes``, or else the categories of an ordered pandas Categorical
-    among ``targets`` (as :class:`~skemd.EMDClassifier` takes its order)."""
-    if classes is not None:
-        return classes
-    for target in targets:
-        dtype = getattr(target, "dtype", None)
-        if getattr(dtype, "ordered", False) and hasattr(dtype, "categories"):
-            return np.asarray(dtype.categories)
-    return None
-
-
-def _class_order(classes: ClassOrder, *label_arrays: np.ndarray) -> np.ndarray:
-    """The classes in order: given, taken from an estimator, or sorted labels."""
+    ``classes`` itself (labels, or a fitted estimator's ``classes_``), else the
+    categories of the first ordered pandas ``Categorical`` among ``targets``,
+    else the sorted distinct ``labels``, with a ClassOrderWarning for text.
+    ``stacklevel`` counts the frames from this function's caller to the user's
+    call (1: the caller), as :func:`warnings.warn` does.
+    """
     if classes is None:
-        kinds = {_kind(labels) for labels in label_arrays} - {"objects"}
-        if len(kinds) > 1:
-            raise ValueError(
-                "y_true and y_pred hold labels of different types (strings and "
-                "numbers); labels must be of one type."
-            )
-        try:
-            return np.unique(np.concatenate(label_arrays))
-        except TypeError as exc:
-            raise ValueError(
-                "The labels cannot be sorted (mixed types?); pass the classes in "
-                "order with classes=."
-            ) from exc
-
-    if hasattr(classes, "classes_"):
-        order = np.asarray(classes.classes_)
-    elif hasattr(classes, "fit"):
-        raise ValueError(
-            f"classes={type(classes).__name__} is an estimator without classes_: "
-            "fit it first, or pass the labels in order."
-        )
-    else:
-        order = np.asarray(classes)
-    if order.ndim != 1 or order.size == 0:
-        raise ValueError(
-            "classes must be a non-empty 1-D array-like of labels in order, or a "
-            f"fitted estimator with classes_; got shape {order.shape}."
-        )
-    try:
-        n_distinct = np.unique(order).size
-    except TypeError:
-        n_distinct = len(set(order.tolist()))
-    if n_distinct != order.size:
-        raise ValueError(f"classes contains duplicate labels: {order.tolist()!r}.")
-    return order
+        for target in targets:
+            classes = categories_of(target)
+            if classes is not None:
+                break
+    if classes is not None:
+        return check_order(classes)
+    return sorted_order(*labels, stacklevel=stacklevel + 1)
 
 
-def _to_ranks(labels: np.ndarray, order: np.ndarray, name: str) -> np.ndarray:
-    """Rank of each label in ``order``; ValueError for labels not in it."""
-    try:
-        sorter = np.argsort(order)
-        position = np.searchsorted(order, labels, sorter=sorter)
-        ranks = sorter[np.clip(position, 0, order.size - 1)]
-        known = np.broadcast_to(order[ranks] == labels, labels.shape)
-    except TypeError:
-        # Python objects that do not sort against each other: look them up.
-        index = {label: i for i, label in enumerate(order.tolist())}
-        found = [index.get(label, -1) for label in labels.tolist()]
-        ranks = np.asarray(found, dtype=np.intp)
-        known = ranks >= 0
-    if not known.all():
-        raise ValueError(
-            f"{name} contains labels that are not in classes: "
-            f"{_preview(labels[~known])}; classes are "
-            f"{_preview(order, keep_order=True)}."
-        )
-    return ranks.astype(np.intp, copy=False)
+def _check_weights(
+    sample_weight: ArrayLike | None, n_samples: int
+) -> tuple[np.ndarray | None, float]:
+    """Checked weights divided by the largest one, and that largest weight.
+
+    Every weighted figure here is a ratio of weighted sums (or of products of
+    such sums), which scaling all weights leaves unchanged. Summing weights of
+    at most 1 keeps those sums, and their products in the kappas and the rank
+    correlations, clear of overflow and underflow at any scale of the weights.
+    """
+    # One weight per sample, as scikit-learn's metrics take them: no scalar.
+    weights = check_sample_weight(sample_weight, n_samples, scalar=False)
+    if weights is None:
+        return None, 1.0
+    largest = float(weights.max())
+    return weights / largest, largest
+
+
+class _Targets(NamedTuple):
+    """Checked labels as ranks in the class order, and checked weights."""
+
+    true_ranks: np.ndarray
+    pred_ranks: np.ndarray
+    order: np.ndarray
+    # Divided by the largest weight (see _check_weights); None for no weights.
+    weights: np.ndarray | None
+    # The largest weight, to give totals of weight back in the user's units.
+    weight_scale: float
 
 
 def _check_targets(
-    y_true: ArrayLike, y_pred: ArrayLike, classes: ClassOrder
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Ranks of true and predicted labels, and the number of classes."""
-    classes = _ordered_categories(classes, y_true, y_pred)
-    y_true = _check_labels(y_true, "y_true")
-    y_pred = _check_labels(y_pred, "y_pred")
-    if y_true.shape[0] != y_pred.shape[0]:
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    classes: ClassOrder,
+    sample_weight: ArrayLike | None,
+) -> _Targets:
+    """Check the inputs of a label metric; call it from the public function.
+
+    A ClassOrderWarning is issued two frames up, at the user's call of the
+    public function.
+    """
+    true_labels = check_labels(y_true, "y_true")
+    pred_labels = check_labels(y_pred, "y_pred")
+    if true_labels.shape[0] != pred_labels.shape[0]:
         raise ValueError(
-            f"y_true has {y_true.shape[0]} samples but y_pred has {y_pred.shape[0]}."
+            f"y_true has {true_labels.shape[0]} samples but y_pred has "
+            f"{pred_labels.shape[0]}."
         )
-    order = _class_order(classes, y_true, y_pred)
-    return (
-        _to_ranks(y_true, order, "y_true"),
-        _to_ranks(y_pred, order, "y_pred"),
-        order.size,
+    order = _class_order(
+        classes, (y_true, y_pred), (true_labels, pred_labels), stacklevel=3
     )
+    true_ranks = positions(true_labels, order, name="y_true")
+    pred_ranks = positions(pred_labels, order, name="y_pred")
+    weights, scale = _check_weights(sample_weight, true_ranks.size)
+    return _Targets(true_ranks, pred_ranks, order, weights, scale)
 
 
 def _check_proba(
-    y_true: ArrayLike, y_proba: ArrayLike, classes: ClassOrder
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ranks of the true labels and the probabilities as float64."""
+    y_true: ArrayLike,
+    y_proba: ArrayLike,
+    classes: ClassOrder,
+    sample_weight: ArrayLike | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Ranks of the true labels, the probabilities as float64 and the weights.
+
+    Call it from the public function, as :func:`_check_targets`.
+    """
     if classes is None:
-        categories = _ordered_categories(None, y_true)
+        categories = categories_of(y_true)
         if categories is not None and categories.tolist() != sorted(
             categories.tolist()
         ):
@@ -274,7 +230,7 @@ def _check_proba(
                 "pass classes= (the fitted estimator, or its classes_)."
             )
         classes = categories
-    y_true = _check_labels(y_true, "y_true")
+    true_labels = check_labels(y_true, "y_true")
     proba = np.asarray(y_proba)
     if proba.ndim != 2:
         raise ValueError(
@@ -283,27 +239,25 @@ def _check_proba(
     if proba.dtype.kind not in "biuf":
         raise ValueError(f"y_proba must be numeric; got dtype {proba.dtype}.")
     n_samples, n_columns = proba.shape
-    if n_samples != y_true.shape[0]:
+    if n_samples != true_labels.shape[0]:
         raise ValueError(
-            f"y_true has {y_true.shape[0]} samples but y_proba has {n_samples} rows."
+            f"y_true has {true_labels.shape[0]} samples but y_proba has "
+            f"{n_samples} rows."
         )
 
-    if classes is None:
-        order = _class_order(None, y_true)
-        if order.size != n_columns:
+    order = _class_order(classes, (), (true_labels,), stacklevel=3)
+    if order.size != n_columns:
+        if classes is None:
             raise ValueError(
                 f"y_proba has {n_columns} columns but y_true contains "
                 f"{order.size} distinct classes, so the columns cannot be matched "
                 "to classes; pass classes= (the labels in column order, or the "
                 "fitted estimator)."
             )
-    else:
-        order = _class_order(classes)
-        if order.size != n_columns:
-            raise ValueError(
-                f"y_proba has {n_columns} columns but there are {order.size} "
-                "classes; there must be one column per class."
-            )
+        raise ValueError(
+            f"y_proba has {n_columns} columns but there are {order.size} "
+            "classes; there must be one column per class."
+        )
 
     # Sums are taken in float64, but a low-precision input is only as exact as
     # its own dtype.
@@ -329,59 +283,9 @@ def _check_proba(
         raise ValueError(
             f"y_proba rows must sum to 1; row {row} sums to {totals[row]:.9g}."
         )
-    return _to_ranks(y_true, order, "y_true"), proba
-
-
-def _check_sample_weight(sample_weight: ArrayLike | None, n_samples: int):
-    """The weights as a float64 array (or ``None``), checked against the samples."""
-    if sample_weight is None:
-        return None
-    try:
-        weights = np.asarray(sample_weight)
-    except ValueError as exc:  # ragged nested sequences
-        raise ValueError(
-            f"sample_weight must be a 1-D array of numbers, one per sample: {exc}"
-        ) from exc
-    if weights.ndim != 1:
-        raise ValueError(
-            "sample_weight must be a 1-D array of shape (n_samples,); got shape "
-            f"{weights.shape}."
-        )
-    if weights.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight has {weights.shape[0]} values but y_true has "
-            f"{n_samples} samples."
-        )
-    if weights.dtype.kind == "O":
-        try:
-            weights = weights.astype(np.float64)
-        except (TypeError, ValueError):
-            pass
-    if weights.dtype.kind not in "biuf":
-        raise ValueError(
-            f"sample_weight must be numeric; got dtype {weights.dtype} "
-            f"(values such as {_preview(weights, keep_order=True)})."
-        )
-    weights = weights.astype(np.float64, copy=False)
-    finite = np.isfinite(weights)
-    if not finite.all():
-        raise ValueError(
-            "sample_weight contains NaN or infinity (first at position "
-            f"{int(np.argmin(finite))})."
-        )
-    negative = weights < 0
-    if negative.any():
-        first = int(np.argmax(negative))
-        raise ValueError(
-            f"sample_weight contains negative weights (first at position {first}: "
-            f"{float(weights[first]):g}); weights must be >= 0."
-        )
-    if not weights.any():
-        raise ValueError(
-            "sample_weight is zero for every sample; at least one weight must be "
-            "positive."
-        )
-    return weights
+    true_ranks = positions(true_labels, order, name="y_true")
+    weights, _ = _check_weights(sample_weight, n_samples)
+    return true_ranks, proba, weights
 
 
 def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
@@ -391,14 +295,11 @@ def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
     return float(np.average(values, weights=weights))
 
 
-def _per_class_mae(
-    true_ranks: np.ndarray,
-    pred_ranks: np.ndarray,
-    n_classes: int,
-    weights: np.ndarray | None = None,
-) -> np.ndarray:
+def _per_class_mae(targets: _Targets) -> np.ndarray:
     """MAE of each true class that occurs (with positive weight), in class order."""
-    errors = np.abs(pred_ranks - true_ranks)
+    true_ranks, weights = targets.true_ranks, targets.weights
+    n_classes = targets.order.size
+    errors = np.abs(targets.pred_ranks - true_ranks)
     if weights is None:
         totals = np.bincount(true_ranks, weights=errors, minlength=n_classes)
         counts = np.bincount(true_ranks, minlength=n_classes)
@@ -409,18 +310,15 @@ def _per_class_mae(
     return totals[present] / counts[present]
 
 
-def _confusion(
-    y_true: ArrayLike,
-    y_pred: ArrayLike,
-    classes: ClassOrder,
-    sample_weight: ArrayLike | None,
-) -> np.ndarray:
-    """Checked K x K matrix of (weighted) counts, true classes in rows, in order."""
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
+def _confusion(targets: _Targets) -> np.ndarray:
+    """K x K matrix of (weighted) counts, true classes in rows, in class order.
+
+    With weights the entries are in units of the largest weight.
+    """
+    n_classes = targets.order.size
     return np.bincount(
-        true_ranks * n_classes + pred_ranks,
-        weights=weights,
+        targets.true_ranks * n_classes + targets.pred_ranks,
+        weights=targets.weights,
         minlength=n_classes * n_classes,
     ).reshape(n_classes, n_classes)
 
@@ -454,8 +352,9 @@ def mae(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -479,9 +378,9 @@ def mae(
     >>> mae([0, 1, 2], [0, 2, 0], sample_weight=[1, 1, 2])
     1.25
     """
-    true_ranks, pred_ranks, _ = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    return _mean(np.abs(pred_ranks - true_ranks), weights)
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    errors = np.abs(targets.pred_ranks - targets.true_ranks)
+    return _mean(errors, targets.weights)
 
 
 def amae(
@@ -507,8 +406,9 @@ def amae(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -529,9 +429,8 @@ def amae(
     >>> amae([0, 0, 0, 2], [0, 0, 0, 0], classes=[0, 1, 2])
     1.0
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    return float(np.mean(_per_class_mae(true_ranks, pred_ranks, n_classes, weights)))
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    return float(np.mean(_per_class_mae(targets)))
 
 
 def mmae(
@@ -551,8 +450,9 @@ def mmae(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -573,9 +473,8 @@ def mmae(
     >>> mmae([0, 0, 0, 2], [0, 0, 0, 0], classes=[0, 1, 2])
     2.0
     """
-    true_ranks, pred_ranks, n_classes = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    return float(np.max(_per_class_mae(true_ranks, pred_ranks, n_classes, weights)))
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    return float(np.max(_per_class_mae(targets)))
 
 
 def qwk(
@@ -604,8 +503,9 @@ def qwk(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -630,7 +530,8 @@ def qwk(
     >>> round(qwk([0, 1, 2, 3], [0, 2, 2, 3]), 4)
     0.9
     """
-    observed = _confusion(y_true, y_pred, classes, sample_weight)
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    observed = _confusion(targets)
     return _weighted_kappa(observed, power=2)
 
 
@@ -669,8 +570,9 @@ def linear_weighted_kappa(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -692,7 +594,8 @@ def linear_weighted_kappa(
     >>> round(linear_weighted_kappa([0, 1, 2, 3], [0, 2, 2, 3]), 4)
     0.8
     """
-    observed = _confusion(y_true, y_pred, classes, sample_weight)
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    observed = _confusion(targets)
     return _weighted_kappa(observed, power=1)
 
 
@@ -713,8 +616,9 @@ def off_by_one_accuracy(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -731,9 +635,9 @@ def off_by_one_accuracy(
     >>> off_by_one_accuracy([0, 1, 2, 3], [1, 1, 0, 3])
     0.75
     """
-    true_ranks, pred_ranks, _ = _check_targets(y_true, y_pred, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
-    return _mean(np.abs(pred_ranks - true_ranks) <= 1, weights)
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    hits = np.abs(targets.pred_ranks - targets.true_ranks) <= 1
+    return _mean(hits, targets.weights)
 
 
 def minimum_sensitivity(
@@ -759,8 +663,9 @@ def minimum_sensitivity(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -781,7 +686,8 @@ def minimum_sensitivity(
     >>> minimum_sensitivity([0, 0, 1, 1, 2, 2], [0, 0, 1, 2, 2, 2])
     0.5
     """
-    confusion = _confusion(y_true, y_pred, classes, sample_weight)
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    confusion = _confusion(targets)
     return float(np.min(_sensitivities(confusion)))
 
 
@@ -807,8 +713,9 @@ def geometric_mean_sensitivity(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -828,7 +735,8 @@ def geometric_mean_sensitivity(
     >>> geometric_mean_sensitivity([0, 0, 1, 1], [0, 0, 1, 0])
     0.7071067811865476
     """
-    recalls = _sensitivities(_confusion(y_true, y_pred, classes, sample_weight))
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    recalls = _sensitivities(_confusion(targets))
     if np.any(recalls == 0.0):
         return 0.0
     return float(np.exp(np.mean(np.log(recalls))))
@@ -867,8 +775,9 @@ def spearman_rho(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -897,7 +806,8 @@ def spearman_rho(
     ...              classes=["low", "mid", "high"])
     0.8660254037844387
     """
-    confusion = _confusion(y_true, y_pred, classes, sample_weight)
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    confusion = _confusion(targets)
     true_totals, pred_totals = confusion.sum(axis=1), confusion.sum(axis=0)
     if np.count_nonzero(true_totals) < 2 or np.count_nonzero(pred_totals) < 2:
         return 0.0
@@ -942,8 +852,9 @@ def kendall_tau_b(
         Predicted labels.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -968,7 +879,8 @@ def kendall_tau_b(
     >>> round(kendall_tau_b([0, 1, 2, 2], [0, 2, 1, 2]), 4)
     0.4
     """
-    confusion = _confusion(y_true, y_pred, classes, sample_weight)
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    confusion = _confusion(targets)
     true_totals, pred_totals = confusion.sum(axis=1), confusion.sum(axis=0)
     if np.count_nonzero(true_totals) < 2 or np.count_nonzero(pred_totals) < 2:
         return 0.0
@@ -1032,9 +944,10 @@ def ranked_probability_score(
         and sum to 1 (to within 1e-6).
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true``, which then must contain every class (one per
-        column of ``y_proba``).
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical`` if they are sorted, else the sorted
+        distinct labels of ``y_true`` (warning for text labels), which then
+        must contain every class (one per column of ``y_proba``).
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -1055,8 +968,7 @@ def ranked_probability_score(
     >>> ranked_probability_score([0, 2], proba, classes=[0, 1, 2])
     0.625
     """
-    true_ranks, proba = _check_proba(y_true, y_proba, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    true_ranks, proba, weights = _check_proba(y_true, y_proba, classes, sample_weight)
     return _mean(_cdf_sq_error_sum(true_ranks, proba), weights)
 
 
@@ -1088,9 +1000,10 @@ def squared_emd_score(
         and sum to 1 (to within 1e-6).
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true``, which then must contain every class (one per
-        column of ``y_proba``).
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical`` if they are sorted, else the sorted
+        distinct labels of ``y_true`` (warning for text labels), which then
+        must contain every class (one per column of ``y_proba``).
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero. ``None`` weighs
         every sample 1.
@@ -1103,11 +1016,10 @@ def squared_emd_score(
     Examples
     --------
     >>> from skemd.metrics import squared_emd_score
-    >>> squared_emd_score(["b", "a"], [[0.5, 0.5], [1.0, 0.0]])
+    >>> squared_emd_score(["b", "a"], [[0.5, 0.5], [1.0, 0.0]], classes=["a", "b"])
     0.0625
     """
-    true_ranks, proba = _check_proba(y_true, y_proba, classes)
-    weights = _check_sample_weight(sample_weight, true_ranks.size)
+    true_ranks, proba, weights = _check_proba(y_true, y_proba, classes, sample_weight)
     return _mean(_cdf_sq_error_sum(true_ranks, proba), weights) / proba.shape[1]
 
 
@@ -1164,8 +1076,9 @@ def ordinal_report(
         probability score and the squared EMD.
     classes : array-like of shape (n_classes,) or fitted estimator, default=None
         The class order: the labels from lowest to highest, or a fitted
-        estimator whose ``classes_`` are used. ``None`` uses the sorted distinct
-        labels of ``y_true`` and ``y_pred`` together.
+        estimator whose ``classes_`` are used. ``None`` takes the categories of
+        an ordered pandas ``Categorical``, else the sorted distinct labels of
+        ``y_true`` and ``y_pred`` together, warning for text labels.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples, not all zero, used by every
         figure of the report.
@@ -1195,12 +1108,11 @@ def ordinal_report(
     >>> report["mae"]
     0.4
     """
-    order = _class_order(
-        _ordered_categories(classes, y_true, y_pred),
-        _check_labels(y_true, "y_true"),
-        _check_labels(y_pred, "y_pred"),
-    )
-    confusion = _confusion(y_true, y_pred, order, sample_weight)
+    targets = _check_targets(y_true, y_pred, classes, sample_weight)
+    order = targets.order
+    # In units of the largest weight; totals are given back in the user's units.
+    confusion = _confusion(targets)
+    scale = targets.weight_scale
     support = confusion.sum(axis=1)
     steps = np.arange(order.size)
     distance = np.abs(steps[:, None] - steps[None, :])
@@ -1213,8 +1125,8 @@ def ordinal_report(
     report: dict[str, Any] = {}
     for k, label in enumerate(order.tolist()):
         report[str(label)] = {
-            "support": float(support[k]),
-            "predicted": float(confusion[:, k].sum()),
+            "support": float(support[k] * scale),
+            "predicted": float(confusion[:, k].sum() * scale),
             "recall": float(recall[k]),
             "mae": float(class_mae[k]),
         }
@@ -1243,7 +1155,7 @@ def ordinal_report(
         )
         shown += _REPORT_PROBA_METRICS
     report.update(scores)
-    report["support"] = float(confusion.sum())
+    report["support"] = float(confusion.sum() * scale)
     if output_dict:
         return report
     return _report_text(report, order, shown, sample_weight is not None, digits)

@@ -1,6 +1,7 @@
 import inspect
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, mean_absolute_error, recall_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
+from skemd.exceptions import ClassOrderWarning
 from skemd.losses import squared_emd_loss
 from skemd.metrics import (
     SCORERS,
@@ -462,8 +464,52 @@ def test_string_labels_in_explicit_order_match_integer_encoding_proba(metric):
 
 def test_default_order_sorts_string_labels():
     # Alphabetically "high" < "low" < "mid": high and mid are two steps apart.
-    assert mae(["high", "low"], ["mid", "low"]) == 1.0
+    with pytest.warns(ClassOrderWarning):
+        assert mae(["high", "low"], ["mid", "low"]) == 1.0
     assert mae(["high", "low"], ["mid", "low"], classes=ORDER) == 0.5
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS)
+def test_sorting_text_labels_warns_at_the_call(metric):
+    y_true, y_pred = _random_labels(30, 3, seed=0)
+    names = np.array(ORDER)
+    with pytest.warns(ClassOrderWarning, match="alphabetical order") as record:
+        metric(names[y_true], names[y_pred])
+    assert len(record) == 1
+    # The warning names the line that called the metric.
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("metric", PROBA_METRICS)
+def test_sorting_text_labels_warns_at_the_call_proba(metric):
+    y_true, proba = _random_proba(30, 3, seed=0)
+    with pytest.warns(ClassOrderWarning, match="alphabetical order") as record:
+        metric(np.array(ORDER)[y_true], proba)
+    assert len(record) == 1
+    assert record[0].filename == __file__
+
+
+def test_ordinal_report_of_text_labels_warns_once():
+    with pytest.warns(ClassOrderWarning) as record:
+        ordinal_report(["low", "mid", "high"], ["low", "low", "high"])
+    assert len(record) == 1
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS + PROBA_METRICS)
+def test_no_class_order_warning_when_the_order_is_known(metric, recwarn):
+    y_true, second = _inputs(metric, 30, seed=0, n_classes=3)
+    names = np.array(ORDER)[y_true]
+    metric(names, second if metric in PROBA_METRICS else names[second], classes=ORDER)
+    metric(y_true, second)  # numbers sort in their order
+    assert not [w for w in recwarn if issubclass(w.category, ClassOrderWarning)]
+
+
+def test_no_class_order_warning_for_an_ordered_categorical(recwarn):
+    pd = pytest.importorskip("pandas")
+    y_true = pd.Categorical(["lo", "hi"], categories=["lo", "mid", "hi"], ordered=True)
+    mae(y_true, ["mid", "hi"])
+    assert not [w for w in recwarn if issubclass(w.category, ClassOrderWarning)]
 
 
 @pytest.mark.parametrize("metric", LABEL_METRICS)
@@ -501,11 +547,33 @@ def test_labels_may_be_python_objects():
     assert mae(y_true, ["a", "c", "c"], classes=["a", "b", "c"]) == pytest.approx(1 / 3)
 
 
-def test_labels_that_do_not_sort_together_are_looked_up():
+class _Grade:
+    """A label with equality and a hash but no order."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, _Grade) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __repr__(self):
+        return f"_Grade({self.name!r})"
+
+
+def test_labels_that_do_not_sort_are_looked_up():
+    order = [_Grade("low"), _Grade("mid"), _Grade("high")]
+    y_true = np.array([_Grade("low"), _Grade("high")], dtype=object)
+    y_pred = np.array([_Grade("mid"), _Grade("mid")], dtype=object)
+    assert mae(y_true, y_pred, classes=np.array(order, dtype=object)) == 1.0
+
+
+def test_labels_of_mixed_types_are_rejected_even_with_classes():
     order = np.array([1, "one"], dtype=object)
-    assert mae(np.array([1, "one"], dtype=object), ["one", "one"], classes=order) == (
-        0.5
-    )
+    with pytest.raises(ValueError, match="mixes labels of different types"):
+        mae(np.array([1, "one"], dtype=object), ["one", "one"], classes=order)
 
 
 # --- bad input ---------------------------------------------------------------
@@ -515,15 +583,15 @@ def test_labels_that_do_not_sort_together_are_looked_up():
 def test_labels_not_in_classes_are_named(metric):
     with pytest.raises(
         ValueError,
-        match="y_pred contains labels that are not in classes: \\['huge', 'tiny'\\]",
+        match="y_pred has labels that classes does not cover: \\['huge', 'tiny'\\]",
     ):
         metric(["low", "mid"], ["huge", "tiny"], classes=ORDER)
-    with pytest.raises(ValueError, match="y_true contains labels.*\\[7\\]"):
+    with pytest.raises(ValueError, match="y_true has labels.*\\[7\\]"):
         metric([0, 7], [0, 1], classes=[0, 1, 2])
 
 
 def test_unknown_label_error_lists_classes_in_their_order():
-    with pytest.raises(ValueError, match="classes are \\['low', 'mid', 'high'\\]"):
+    with pytest.raises(ValueError, match="classes is \\['low', 'mid', 'high'\\]"):
         mae(["low"], ["top"], classes=ORDER)
 
 
@@ -556,9 +624,9 @@ def test_labels_must_be_one_dimensional():
 
 
 def test_nan_labels_are_rejected():
-    with pytest.raises(ValueError, match="y_pred contains NaN or None"):
+    with pytest.raises(ValueError, match="y_pred has a missing label"):
         mae([0.0, 1.0], [0.0, np.nan])
-    with pytest.raises(ValueError, match="y_true contains NaN or None"):
+    with pytest.raises(ValueError, match="y_true has a missing label"):
         mae(np.array(["a", None], dtype=object), ["a", "a"], classes=["a"])
 
 
@@ -568,7 +636,7 @@ def test_mixed_label_types_are_rejected():
 
 
 def test_duplicate_classes_are_rejected():
-    with pytest.raises(ValueError, match="duplicate"):
+    with pytest.raises(ValueError, match="repeated labels"):
         mae([0, 1], [0, 1], classes=[0, 1, 1])
 
 
@@ -703,6 +771,15 @@ def test_scorers_use_the_estimator_class_order():
     # In the estimator's order low < mid < high, unlike alphabetical order.
     assert neg_mae_scorer(clf, X, y) == pytest.approx(-(2 + 0 + 1) / 3)
     assert neg_ranked_probability_score_scorer(clf, X, y) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+def test_scorers_of_text_labels_do_not_warn(name, recwarn):
+    clf = _FixedClassifier(
+        classes=ORDER, labels=["low", "high", "mid"], proba=[[0.2, 0.5, 0.3]] * 3
+    ).fit(None, None)
+    SCORERS[name](clf, np.zeros((3, 1)), ["high", "mid", "low"])
+    assert not [w for w in recwarn if issubclass(w.category, ClassOrderWarning)]
 
 
 @pytest.mark.parametrize("scorer", list(SCORERS.values()), ids=list(SCORERS))
@@ -975,15 +1052,62 @@ def test_weighted_qwk_is_one_when_the_weighted_samples_are_one_class():
     assert qwk(y_true, y_pred, sample_weight=[1.0, 2.0, 1.0, 0.0]) < 1.0
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_the_scale_of_the_weights_does_not_change_the_score(metric, scale):
+    y_true, second = _inputs(metric, 60, seed=2)
+    weights = _random_weights(60, seed=2)
+    expected = metric(y_true, second, classes=range(4), sample_weight=weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scaled = metric(y_true, second, classes=range(4), sample_weight=scale * weights)
+    assert scaled == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_the_largest_equal_weights_give_the_unweighted_score(metric):
+    y_true, second = _inputs(metric, 60, seed=3)
+    expected = metric(y_true, second, classes=range(4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        huge = metric(
+            y_true, second, classes=range(4), sample_weight=np.full(60, 1e308)
+        )
+    assert huge == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_ordinal_report_keeps_totals_in_the_units_of_the_weights(scale):
+    true_ranks, pred_ranks = _random_labels(80, 4, seed=6)
+    weights = _random_weights(80, seed=6)
+    plain = ordinal_report(
+        true_ranks, pred_ranks, sample_weight=weights, output_dict=True
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scaled = ordinal_report(
+            true_ranks, pred_ranks, sample_weight=scale * weights, output_dict=True
+        )
+    assert scaled["support"] == pytest.approx(scale * plain["support"], rel=1e-12)
+    for k in map(str, range(4)):
+        assert scaled[k]["support"] == pytest.approx(
+            scale * plain[k]["support"], rel=1e-12
+        )
+        assert scaled[k]["recall"] == pytest.approx(plain[k]["recall"], rel=1e-12)
+        assert scaled[k]["mae"] == pytest.approx(plain[k]["mae"], rel=1e-12)
+    for key in REPORT_METRICS:
+        assert scaled[key] == pytest.approx(plain[key], rel=1e-12, abs=1e-12)
+
+
 BAD_WEIGHTS = [
     pytest.param(
         [1.0, 2.0],
-        "sample_weight has 2 values but y_true has 3 samples",
+        "sample_weight has 2 values for 3 samples",
         id="too-short",
     ),
     pytest.param(
         [1.0, 2.0, 3.0, 4.0],
-        "sample_weight has 4 values but y_true has 3 samples",
+        "sample_weight has 4 values for 3 samples",
         id="too-long",
     ),
     pytest.param(
@@ -1078,7 +1202,7 @@ def test_scorer_sample_weight_is_keyword_only():
 def test_scorer_rejects_bad_sample_weight():
     X, y = _ordinal_data()
     clf = LogisticRegression().fit(X, y)
-    with pytest.raises(ValueError, match="sample_weight has 3 values but y_true has"):
+    with pytest.raises(ValueError, match="sample_weight has 3 values for"):
         qwk_scorer(clf, X, y, sample_weight=[1.0, 1.0, 1.0])
 
 
@@ -1348,7 +1472,7 @@ def test_ordinal_report_takes_the_order_of_a_fitted_estimator():
 
 
 def test_ordinal_report_rejects_bad_input_like_the_metrics():
-    with pytest.raises(ValueError, match="y_pred contains labels that are not in"):
+    with pytest.raises(ValueError, match="y_pred has labels that classes does not"):
         ordinal_report([0, 1], [0, 5], classes=[0, 1, 2])
     with pytest.raises(ValueError, match="y_proba has 2 columns but there are 3"):
         ordinal_report([0, 1], [0, 2], y_proba=[[0.5, 0.5], [1.0, 0.0]])
@@ -1363,13 +1487,15 @@ def test_an_ordered_categorical_gives_the_default_order():
     # (hi < lo < mid): 1, 0, 1.
     assert mae(y_true, y_pred) == pytest.approx(1.0)
     assert mae(y_true, y_pred) == mae(y_true, y_pred, classes=order)
-    assert mae(np.asarray(y_true), y_pred) == pytest.approx(2 / 3)
+    with pytest.warns(ClassOrderWarning):
+        assert mae(np.asarray(y_true), y_pred) == pytest.approx(2 / 3)
     # As y_pred too, and inside a Series.
     assert mae(y_pred, pd.Series(y_true)) == pytest.approx(1.0)
     # An explicit order still wins; an unordered Categorical is sorted.
     assert mae(y_true, y_pred, classes=["hi", "lo", "mid"]) == pytest.approx(2 / 3)
     unordered = pd.Categorical(["lo", "hi", "mid"], categories=order)
-    assert mae(unordered, y_pred) == pytest.approx(2 / 3)
+    with pytest.warns(ClassOrderWarning):
+        assert mae(unordered, y_pred) == pytest.approx(2 / 3)
     # Probabilities: the columns follow the estimator, whose order a Categorical
     # does not tell (scikit-learn's classifiers sort the labels), so classes=
     # is needed unless the categories are sorted anyway.

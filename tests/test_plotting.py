@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,10 +16,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch import NeuralNet
 from skorch.dataset import ValidSplit
+from skorch.history import History
 
 from skemd import EMDClassifier, SquaredEMDLoss
+from skemd.exceptions import ClassOrderWarning
 from skemd.ground_distance import ordinal_distance, uniform_distance
+from skemd.metrics import off_by_one_accuracy, squared_emd_score
 from skemd.plotting import (
+    _kept_epochs,
     plot_confusion_matrix,
     plot_ground_distance,
     plot_training_curves,
@@ -104,6 +109,73 @@ def test_ground_distance_of_an_estimator_uses_its_classes(fitted):
     ax = plot_ground_distance(fitted)
     np.testing.assert_array_equal(ax.images[0].get_array(), fitted.ground_distance_)
     assert _tick_labels(ax.get_xticklabels()) == list(LABELS)
+
+
+def _certain_miss_loss(true, pred, n_classes):
+    """Squared EMD of predicting class ``pred`` for sure when ``true`` is right."""
+    certain = np.eye(n_classes)[[pred]]
+    return squared_emd_score([true], certain, classes=range(n_classes))
+
+
+def test_ground_distance_of_the_class_order_shows_the_loss_of_certain_misses(fitted):
+    ax = plot_ground_distance(fitted)
+    np.testing.assert_array_equal(ax.images[0].get_array(), fitted.ground_distance_)
+    texts = _cell_texts(ax)
+    assert len(texts) == 2 * 16
+    # Each cell, row by row: the distance, then the loss under it.
+    assert texts[0::2] == [format(d, ".2g") for d in ordinal_distance(4).ravel()]
+    assert texts[1::2] == [
+        format(_certain_miss_loss(i, j, 4), ".2g") for i in range(4) for j in range(4)
+    ]
+    assert "squared-EMD loss" in ax.figure.axes[1].get_ylabel()
+
+
+def test_ground_distance_of_the_class_order_by_name():
+    ax = plot_ground_distance("ordinal", classes=LABELS, fmt=".3f")
+    np.testing.assert_array_equal(ax.images[0].get_array(), ordinal_distance(4))
+    assert _tick_labels(ax.get_xticklabels()) == list(LABELS)
+    # The last row: "top" predicted as "low", "mid", "high", "top".
+    assert _cell_texts(ax)[-8:] == [
+        "3.000", "0.750", "2.000", "0.500", "1.000", "0.250", "0.000", "0.000"
+    ]  # fmt: skip
+
+
+def test_ground_distance_of_the_class_order_by_name_needs_classes():
+    with pytest.raises(ValueError, match="needs classes="):
+        plot_ground_distance("ordinal")
+
+
+@pytest.mark.parametrize(
+    ("classes", "message"), [([], "non-empty"), (["a", "b", "a"], "repeated")]
+)
+def test_ground_distance_of_the_class_order_checks_the_classes(classes, message):
+    with pytest.raises(ValueError, match=message):
+        plot_ground_distance("ordinal", classes=classes)
+
+
+def test_ground_distance_names_other_than_ordinal_are_rejected():
+    with pytest.raises(ValueError, match="'ordinal'"):
+        plot_ground_distance("uniform", classes=LABELS)
+
+
+def test_ground_distance_matrix_gets_no_class_order_losses():
+    # The loss of a matrix reads the matrix (not the cumulative distributions),
+    # even when the matrix is |i - j|: no losses of the class order are written.
+    clf = _fit(ground_distance=ordinal_distance(4))
+    assert len(plot_ground_distance(clf).texts) == 16
+    assert len(plot_ground_distance(ordinal_distance(4)).texts) == 16
+
+
+def test_ground_distance_follows_the_fitted_distance_not_a_changed_parameter():
+    clf = _fit(ground_distance="uniform").set_params(ground_distance="ordinal")
+    ax = plot_ground_distance(clf)
+    np.testing.assert_array_equal(ax.images[0].get_array(), uniform_distance(4))
+    assert len(ax.texts) == 16
+
+
+def test_ground_distance_of_the_class_order_without_annotations():
+    ax = plot_ground_distance("ordinal", classes=LABELS, annotate=False)
+    assert not ax.texts
 
 
 def test_ground_distance_of_a_pipeline_uses_its_final_step():
@@ -199,8 +271,8 @@ def test_training_curves_draw_validation_loss_and_best_epoch(fitted_early_stoppi
     clf = fitted_early_stopping
     ax = plot_training_curves(clf, title="Training")
     train, valid, best = ax.get_lines()
-    np.testing.assert_allclose(valid.get_ydata(), -np.asarray(clf.validation_scores_))
-    best_epoch = int(np.argmax(clf.validation_scores_)) + 1
+    np.testing.assert_allclose(valid.get_ydata(), clf.validation_loss_curve_)
+    best_epoch = int(np.argmin(clf.validation_loss_curve_)) + 1
     assert best.get_label() == (
         f"kept network, lowest validation loss (epoch {best_epoch})"
     )
@@ -258,7 +330,8 @@ def test_training_curves_shade_the_warm_up_of_a_learned_distance():
     assert (x.min(), x.max()) == (0.5, 3.5)
     # The kept network is the best one after the warm-up.
     best = ax.get_lines()[-1]
-    assert list(best.get_xdata()) == [int(np.argmax(clf.validation_scores_[3:])) + 4]
+    best_epoch = int(np.argmin(clf.validation_loss_curve_[3:])) + 4
+    assert list(best.get_xdata()) == [best_epoch]
 
 
 def test_training_curves_with_a_ground_distance_matrix():
@@ -267,6 +340,148 @@ def test_training_curves_with_a_ground_distance_matrix():
     ax = plot_training_curves(clf)
     assert not ax.patches
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), clf.loss_curve_)
+
+
+def _history(**columns):
+    """A skorch History with one epoch per value; None leaves the key out."""
+    n_epochs = len(next(iter(columns.values())))
+    history = History()
+    for index in range(n_epochs):
+        history.new_epoch()
+        history.record("epoch", index + 1)
+        for key, values in columns.items():
+            if values[index] is not None:
+                history.record(key, values[index])
+    return history
+
+
+T, F = True, False
+
+
+def test_kept_epoch_without_validation_is_the_last():
+    epochs = _kept_epochs(_history(train_loss=[3.0, 2.0, 1.0]))
+    assert epochs.kept == (2,)
+    assert epochs.rule == "last"
+    assert epochs.warmup.tolist() == [F, F, F]
+
+
+def test_kept_epoch_of_a_validated_network_is_its_last_best():
+    epochs = _kept_epochs(_history(valid_loss_best=[T, T, F, T, F]))
+    assert epochs.kept == (3,)
+    assert epochs.rule == "validation"
+
+
+def test_kept_epoch_after_a_warm_up():
+    history = _history(warmup=[T, T, T, F, F, F], valid_loss_best=[F, F, F, T, T, F])
+    epochs = _kept_epochs(history)
+    assert epochs.kept == (4,)
+    assert epochs.warmup.tolist() == [T, T, T, F, F, F]
+
+
+def test_kept_epoch_when_training_ends_within_the_warm_up():
+    epochs = _kept_epochs(_history(warmup=[T, T, T], valid_loss_best=[F, F, F]))
+    assert epochs.kept == (2,)
+    assert epochs.warmup[2]
+
+
+def test_kept_epochs_of_ensemble_members():
+    member_best = [[T, T, T], [F, T, T], [T, F, F], [F, F, T]]
+    epochs = _kept_epochs(
+        _history(member_best=member_best, valid_loss_best=[T, T, F, F])
+    )
+    # Each member its own last best; the ensemble's valid_loss_best is not read.
+    assert epochs.kept == (2, 1, 3)
+    assert epochs.rule == "members"
+
+
+def test_kept_epoch_of_a_member_never_best_is_the_last():
+    epochs = _kept_epochs(_history(member_best=[[T, F], [T, F], [F, F]]))
+    assert epochs.kept == (1, 2)
+
+
+def test_kept_epoch_after_a_warm_start_that_turned_on_validation():
+    epochs = _kept_epochs(_history(valid_loss_best=[None, None, T, F, T, F]))
+    assert epochs.kept == (4,)
+
+
+def test_kept_epoch_after_a_warm_start_that_turned_off_validation():
+    # The last call trained without validation: it keeps its last epoch.
+    epochs = _kept_epochs(_history(valid_loss_best=[T, T, F, None, None]))
+    assert epochs.kept == (4,)
+    assert epochs.rule == "last"
+
+
+def _fitted_with(history):
+    """An EMDClassifier that looks fitted, with ``history`` as its net's."""
+    clf = EMDClassifier()
+    clf.net_ = SimpleNamespace(history=history)
+    return clf
+
+
+def test_training_curves_read_the_warm_up_and_the_kept_epoch_from_the_history():
+    history = _history(
+        train_loss=[2.0, 1.5, 0.9, 0.8, 0.7, 0.6],
+        valid_loss=[2.1, 1.6, 1.0, 0.95, 0.9, 0.92],
+        warmup=[T, T, F, F, F, F],
+        valid_loss_best=[T, T, T, T, T, F],
+    )
+    ax = plot_training_curves(_fitted_with(history))
+    (span,) = ax.patches
+    x = span.get_path().transformed(span.get_patch_transform()).vertices[:, 0]
+    assert (x.min(), x.max()) == (0.5, 2.5)
+    train, valid, kept = ax.get_lines()
+    assert list(kept.get_xdata()) == [5]
+    assert list(kept.get_ydata()) == [0.9]
+    assert kept.get_label() == "kept network, lowest validation loss (epoch 5)"
+
+
+def test_training_curves_mark_the_epoch_of_each_ensemble_member():
+    history = _history(
+        train_loss=[1.0, 0.8, 0.7, 0.6],
+        valid_loss=[1.0, 0.9, 0.85, 0.87],
+        member_best=[[T, T], [T, T], [F, T], [T, F]],
+    )
+    ax = plot_training_curves(_fitted_with(history))
+    kept = ax.get_lines()[-1]
+    assert list(kept.get_xdata()) == [3, 4]
+    assert list(kept.get_ydata()) == [0.85, 0.87]
+    assert kept.get_label() == "kept members (epochs 3, 4)"
+
+
+def test_training_curves_mark_the_end_of_the_warm_up_when_training_ends_there():
+    history = _history(
+        train_loss=[1.0, 0.9],
+        valid_loss=[1.1, 1.0],
+        warmup=[T, T],
+        valid_loss_best=[F, F],
+    )
+    kept = plot_training_curves(_fitted_with(history)).get_lines()[-1]
+    assert list(kept.get_xdata()) == [2]
+    assert kept.get_label() == "kept network (epoch 2, end of the warm-up)"
+
+
+def test_training_curves_draw_validation_where_the_history_has_it():
+    history = _history(
+        train_loss=[1.0, 0.9, 0.8, 0.7],
+        valid_loss=[None, None, 0.85, 0.8],
+        valid_loss_best=[None, None, T, T],
+    )
+    train, valid, kept = plot_training_curves(_fitted_with(history)).get_lines()
+    assert list(train.get_xdata()) == [1, 2, 3, 4]
+    assert list(valid.get_xdata()) == [3, 4]
+    assert list(kept.get_xdata()) == [4]
+
+
+def test_training_curves_shade_each_warm_up():
+    history = _history(train_loss=[1.0] * 6, warmup=[T, T, F, F, T, F])
+    ax = plot_training_curves(_fitted_with(history))
+    first, second = ax.patches
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["warm-up (cross-entropy only)", "training loss"]
+    x = second.get_path().transformed(second.get_patch_transform()).vertices[:, 0]
+    assert (x.min(), x.max()) == (4.5, 5.5)
+    # Without validation nothing is marked.
+    assert len(ax.get_lines()) == 1
 
 
 def test_training_curves_reject_an_unfitted_estimator():
@@ -428,6 +643,36 @@ def test_confusion_matrix_outlines_the_diagonal_and_the_off_by_one_band():
     assert right.get_xdata()[-1] == 4.5
 
 
+def test_confusion_matrix_legend_names_the_outlines_with_their_shares():
+    y_true = [0, 0, 1, 2, 3, 3]
+    y_pred = [0, 1, 1, 0, 3, 1]
+    ax = plot_confusion_matrix(y_true, y_pred, normalize="true", title="Test")
+    within_one = off_by_one_accuracy(y_true, y_pred)
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "exact: 50%",
+        f"at most one class off: {within_one:.0%}",
+    ]
+    assert ax.get_title() == "Test"
+
+
+def test_confusion_matrix_of_text_labels_without_an_order_warns():
+    with pytest.warns(ClassOrderWarning, match="alphabetical") as record:
+        ax = plot_confusion_matrix(["low", "high"], ["mid", "low"])
+    assert record[0].filename == __file__
+    assert _tick_labels(ax.get_xticklabels()) == ["high", "low", "mid"]
+
+
+def test_confusion_matrix_with_an_order_does_not_warn(recwarn):
+    plot_confusion_matrix(["low", "high"], ["mid", "low"], classes=LABELS)
+    assert not [w for w in recwarn if issubclass(w.category, ClassOrderWarning)]
+
+
+def test_confusion_matrix_without_annotations_or_colorbar():
+    ax = plot_confusion_matrix([0, 1, 2], [0, 2, 2], annotate=False, colorbar=False)
+    assert not ax.texts
+    assert len(ax.figure.axes) == 1
+
+
 def test_confusion_matrix_rejects_an_unknown_normalize():
     with pytest.raises(ValueError, match="normalize"):
         plot_confusion_matrix([0, 1], [0, 1], normalize="rows")
@@ -439,7 +684,7 @@ def test_confusion_matrix_rejects_labels_of_different_lengths():
 
 
 def test_confusion_matrix_rejects_labels_outside_the_classes():
-    with pytest.raises(ValueError, match="not in classes"):
+    with pytest.raises(ValueError, match="classes does not cover"):
         plot_confusion_matrix(["low", "odd"], ["low", "mid"], classes=["low", "mid"])
 
 
