@@ -18,6 +18,7 @@ import threading
 import warnings
 
 import numpy as np
+import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -31,12 +32,19 @@ from . import _labels
 from ._data import InMemoryDataset, as_rows
 from ._decision import DECISIONS, decide
 from ._inputs import naming_text_columns, resolve_device
-from ._modules import MLP, check_first_output, set_generator
+from ._modules import (
+    MLP,
+    EnsembleMLP,
+    check_first_output,
+    quantile_bins,
+    set_generator,
+)
 from ._net import EMDNet
 from ._training import (
     BestWeights,
     FiniteLossCheck,
     LearningRateSchedule,
+    MemberValidationLoss,
     PlateauStopping,
     ValidationScore,
     samples_seen,
@@ -58,12 +66,18 @@ _OWN_CALLBACKS = (
     "learning_rate",
     "finite_loss",
     "validation_score",
+    "member_loss",
     "best",
     "plateau",
     "ground_distance",
 )
 # History keys that the printed table leaves out (matrices and lists).
-_NOT_PRINTED = ("ground_distance", "member_best", "ground_distance_updated")
+_NOT_PRINTED = (
+    "ground_distance",
+    "ground_distance_updated",
+    "member_best",
+    "valid_member_loss",
+)
 # A module of the user's may draw from torch's global random state: fits with
 # one seed it under this lock, so that fits in threads stay reproducible.
 _GLOBAL_RANDOM_STATE = threading.Lock()
@@ -385,6 +399,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
+        "numeric_embedding": [Options({"piecewise_linear"}), None],
+        "n_bins": [Interval(numbers.Integral, 2, None, closed="left")],
+        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "module": [None, torch.nn.Module, type],
         "module_params": [dict, None],
         "callbacks": [list, None],
@@ -429,6 +447,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=25,
         dropout=0.0,
+        n_estimators=1,
+        numeric_embedding=None,
+        n_bins=48,
+        embedding_dim=16,
         module=None,
         module_params=None,
         callbacks=None,
@@ -469,6 +491,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.dropout = dropout
+        self.n_estimators = n_estimators
+        self.numeric_embedding = numeric_embedding
+        self.n_bins = n_bins
+        self.embedding_dim = embedding_dim
         self.module = module
         self.module_params = module_params
         self.callbacks = callbacks
@@ -573,7 +599,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         before = len(self.net_.history) if continuing else 0
         with _random_source(seed, device, self.module is not None) as (cpu, gen):
             if net is None:
-                net = self._new_net(X.shape[1], train_set, valid, device, cpu)
+                net = self._new_net(X, train_set, valid, device, cpu)
             check = None
             if self.module is not None and not continuing:
                 check = check_first_output(net.module_, len(self.classes_))
@@ -688,6 +714,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         """The training data, and the validation data when early stopping."""
         if not self.early_stopping or incremental:
             return _dataset(X, y_index, weight), None
+        if self._ensemble():
+            return self._member_split(X, y_index, weight)
         counts = np.bincount(y_index)
         n_samples = X.shape[0]
         n_valid = int(np.ceil(self.validation_fraction * n_samples))
@@ -717,14 +745,45 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
         return part(train_rows), part(valid_rows)
 
-    def _new_net(self, n_features, train_set, valid, device, generator):
+    def _member_split(self, X, y_index, weight):
+        """Training and validation data where each member holds out its own part.
+
+        The parts are the folds of a stratified split of the rows into
+        ``round(1 / validation_fraction)`` folds; member ``m`` holds out fold
+        ``m`` (a new split after every ``n_folds`` members). Each member trains
+        on the rest and is stopped on its own part, so the ensemble as a whole
+        learns from every row. Weights of shape ``(n_samples, n_members)``
+        carry which member trains, or is validated, on which row.
+        """
+        n_samples, n_members = X.shape[0], self.n_estimators
+        n_folds = min(max(2, round(1 / self.validation_fraction)), n_samples)
+        held_out = np.zeros((n_samples, n_members), dtype=bool)
+        for member in range(n_members):
+            if member % n_folds == 0:
+                folds = _stratified_folds(y_index, n_folds, self._random_state)
+            held_out[folds == member % n_folds, member] = True
+        row_weight = (np.ones(n_samples, np.float32) if weight is None else weight)[
+            :, None
+        ]
+        train_weight = row_weight * ~held_out
+        valid_weight = row_weight * held_out
+        trained, validated = train_weight.any(axis=1), valid_weight.any(axis=1)
+
+        def part(rows, member_weight):
+            if rows.all():
+                return _dataset(X, y_index, member_weight)
+            return _dataset(X[rows], y_index[rows], member_weight[rows])
+
+        return part(trained, train_weight), part(validated, valid_weight)
+
+    def _new_net(self, X, train_set, valid, device, generator):
         """A skorch net for a new fit (on a warm start, with the last weights)."""
         n_classes = len(self.classes_)
         n_train = len(train_set)
         batch_size = self._batch_size_for(n_train)
         _, loss_matrix = self._ground_distance(n_classes)
         net = EMDNet(
-            module=self._build_module(n_features, n_classes, generator),
+            module=self._build_module(X, n_classes, generator),
             criterion=SquaredEMDLoss,
             criterion__ground_distance=loss_matrix,
             criterion__ce_weight=self._ce_weight(),
@@ -772,6 +831,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     def _callbacks(self, validating: bool) -> list:
         """The estimator's training callbacks, then the user's."""
         monitor = "valid_loss" if validating else "train_loss"
+        members = validating and self._ensemble()
         callbacks = [
             (
                 "learning_rate",
@@ -788,8 +848,11 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(
                 ("validation_score", ValidationScore(self.decision, distance))
             )
+        if members:
+            monitor = "valid_member_loss"
+            callbacks.append(("member_loss", MemberValidationLoss()))
         callbacks += [
-            ("best", BestWeights(monitor, restore=validating)),
+            ("best", BestWeights(monitor, restore=validating, members=members)),
             # Before the distance learner: when it ends training, no distance
             # is learned that no epoch would use.
             ("plateau", self._plateau(monitor)),
@@ -799,7 +862,11 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 warmup_epochs=self.warmup_epochs,
                 distance_power=self.distance_power,
                 distance_offset=self.distance_offset,
-                feature_layer=self.feature_layer,
+                feature_layer=(
+                    "features"
+                    if self.feature_layer is None and self._ensemble()
+                    else self.feature_layer
+                ),
             )
             callbacks.append(("ground_distance", learner))
         return callbacks + self._user_callbacks()
@@ -921,10 +988,34 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 )
         return copy.deepcopy(list(self.callbacks))
 
-    def _build_module(self, n_features, n_classes, generator):
+    def _ensemble(self) -> bool:
+        """Whether the default network is the ensemble (else the plain MLP)."""
+        return self.module is None and (
+            self.n_estimators > 1 or self.numeric_embedding is not None
+        )
+
+    def _build_module(self, X, n_classes, generator):
+        if self._ensemble():
+            mean, scale = _column_scales(X)
+            bins = None
+            if self.numeric_embedding is not None and not scipy.sparse.issparse(X):
+                bins = quantile_bins(X, self.n_bins)
+            return EnsembleMLP(
+                X.shape[1],
+                n_classes,
+                hidden_layer_sizes=self._layer_sizes(),
+                n_members=self.n_estimators,
+                activation=self.activation,
+                dropout=self.dropout,
+                mean=mean,
+                scale=scale,
+                bins=bins,
+                embedding_dim=self.embedding_dim,
+                generator=generator,
+            )
         if self.module is None:
             return MLP(
-                n_features,
+                X.shape[1],
                 n_classes,
                 hidden_layer_sizes=self._layer_sizes(),
                 activation=self.activation,
@@ -1123,12 +1214,14 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             )
         logits = self.net_.forward(InMemoryDataset(as_rows(X)))
         # -inf masks a class (probability 0); NaN, +inf or a row masked whole
-        # have no distribution.
+        # have no distribution (for any member of an ensemble).
         finite = ~(
             torch.isnan(logits).any(dim=1)
             | (logits == torch.inf).any(dim=1)
             | (logits == -torch.inf).all(dim=1)
         )
+        if finite.dim() > 1:
+            finite = finite.all(dim=1)
         if not bool(finite.all()):
             raise ValueError(
                 f"The network's output is infinite or NaN for "
@@ -1151,7 +1244,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Rows sum to 1; columns follow ``classes_``.
         """
-        return torch.softmax(self._logits(X).double(), dim=1).numpy()
+        return _probabilities(self._logits(X)).numpy()
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -1165,7 +1258,11 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return torch.log_softmax(self._logits(X).double(), dim=1).numpy()
+        logits = self._logits(X)
+        if logits.dim() == 2:
+            return torch.log_softmax(logits.double(), dim=1).numpy()
+        with np.errstate(divide="ignore"):
+            return np.log(_probabilities(logits).numpy())
 
     def predict(self, X):
         """Predicted class of each sample, chosen by ``decision``.
@@ -1189,6 +1286,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     def _default_network(self, attribute: str) -> MLP:
         check_is_fitted(self)
         module = self.net_.module_
+        if isinstance(module, EnsembleMLP):
+            raise AttributeError(
+                f"{attribute} describes a single network; this EMDClassifier "
+                f"averages {module.n_members} members (n_estimators) and embeds "
+                "its inputs: read their weights from net_.module_."
+            )
         if not isinstance(module, MLP):
             raise AttributeError(
                 f"{attribute} describes the default network; this EMDClassifier "
@@ -1251,8 +1354,45 @@ def _dataset(X, y_index, weight) -> InMemoryDataset:
     )
 
 
+def _stratified_folds(y_index: np.ndarray, n_folds: int, rng) -> np.ndarray:
+    """A fold number for each row: each class dealt evenly over the folds.
+
+    The rows of each class are shuffled and dealt round the folds, each class
+    starting where the previous one stopped, so that every fold holds its share
+    of every class (to a row) and the folds differ in size by one at most.
+    """
+    folds = np.empty(len(y_index), dtype=np.int64)
+    start = 0
+    for label in np.unique(y_index):
+        rows = np.flatnonzero(y_index == label)
+        rows = rows[rng.permutation(len(rows))]
+        folds[rows] = (start + np.arange(len(rows))) % n_folds
+        start = (start + len(rows)) % n_folds
+    return folds
+
+
+def _column_scales(X) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each column (1 where it is constant)."""
+    if scipy.sparse.issparse(X):
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        square = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+        std = np.sqrt(np.maximum(square - mean**2, 0.0))
+    else:
+        X = np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1)
+        mean, std = X.mean(axis=0), X.std(axis=0)
+    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+
+
+def _probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities in float64; an ensemble's members averaged."""
+    proba = torch.softmax(logits.double(), dim=1)
+    return proba if proba.dim() == 2 else proba.mean(dim=2)
+
+
 def _total(dataset: InMemoryDataset) -> float:
     """The number of samples, or the sum of their weights."""
-    if dataset.sample_weight is None:
+    weight = dataset.sample_weight
+    if weight is None:
         return float(len(dataset))
-    return float(dataset.sample_weight.double().sum())
+    # Weights per ensemble member: the mean member's total.
+    return float(weight.double().sum()) / (weight.shape[1] if weight.dim() > 1 else 1)

@@ -137,3 +137,215 @@ def check_first_output(module, n_classes):
 
     handle = module.register_forward_hook(check)
     return handle
+
+
+class BatchedLinear(nn.Module):
+    """``n_members`` independent linear layers, applied to a batch at once.
+
+    Takes ``(n_members, n_samples, n_in)`` and gives ``(n_members, n_samples,
+    n_out)``: one batched matrix product instead of one product per member.
+    Each member is initialised as ``torch.nn.Linear`` initialises itself
+    (weights and biases uniform in ``+-1/sqrt(n_in)``).
+    """
+
+    def __init__(self, n_members: int, n_in: int, n_out: int, generator=None):
+        super().__init__()
+        bound = 1 / math.sqrt(n_in) if n_in > 0 else 0.0
+        self.weight = nn.Parameter(torch.empty(n_members, n_in, n_out))
+        self.bias = nn.Parameter(torch.empty(n_members, 1, n_out))
+        nn.init.uniform_(self.weight, -bound, bound, generator=generator)
+        nn.init.uniform_(self.bias, -bound, bound, generator=generator)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, X, self.weight)
+
+    def extra_repr(self) -> str:
+        members, n_in, n_out = self.weight.shape
+        return f"n_members={members}, n_in={n_in}, n_out={n_out}"
+
+
+def quantile_bins(X, n_bins: int) -> list:
+    """Bin edges of each column of ``X`` at its quantiles, repeated edges merged.
+
+    A column with fewer than three distinct values (constant or binary) gets no
+    bins: its linear term says all there is.
+    """
+    import numpy as np
+
+    quantiles = np.linspace(0.0, 1.0, n_bins + 1)
+    edges = []
+    for column in np.asarray(X, dtype=np.float64).T:
+        feature_edges = np.unique(np.quantile(column, quantiles))
+        distinct = np.unique(column).size if feature_edges.size <= 3 else 3
+        edges.append(feature_edges if distinct >= 3 else None)
+    return edges
+
+
+class PiecewiseLinearEmbedding(nn.Module):
+    """Piecewise-linear encoding of numeric features, then a small layer each.
+
+    A feature ``x`` with bin edges ``b_0 < ... < b_T`` (training quantiles) is
+    encoded as ``T`` numbers: bin ``t`` gives 0 below ``b_{t-1}``, 1 above
+    ``b_t`` and rises linearly in between; the first bin is not clipped below
+    and the last not above, so values outside the training range still count
+    (Gorishniy, Rubachev & Babenko, "On embeddings for numerical features in
+    tabular deep learning", NeurIPS 2022). Each feature's encoding then goes
+    through its own linear layer and a ReLU to ``embedding_dim`` numbers, one
+    set of weights per ensemble member.
+
+    Parameters
+    ----------
+    edges : list of ndarray
+        Bin edges of each embedded feature (at least two each).
+    n_members : int
+        Ensemble members, each with its own weights.
+    embedding_dim : int
+        Size of each feature's embedding.
+    generator : torch.Generator, default=None
+        Where the initial weights are drawn from.
+    """
+
+    def __init__(self, edges, n_members: int, embedding_dim: int, generator=None):
+        super().__init__()
+        n_features = len(edges)
+        n_bins = max(len(e) - 1 for e in edges)
+        left = torch.zeros(n_features, n_bins)
+        width = torch.ones(n_features, n_bins)
+        low = torch.zeros(n_features, n_bins)
+        high = torch.ones(n_features, n_bins)
+        used = torch.zeros(n_features, n_bins)
+        for j, feature_edges in enumerate(edges):
+            edge = torch.as_tensor(feature_edges, dtype=torch.float32)
+            count = len(edge) - 1
+            left[j, :count] = edge[:-1]
+            width[j, :count] = (edge[1:] - edge[:-1]).clamp_min(1e-12)
+            used[j, :count] = 1.0
+            low[j, 0] = -math.inf
+            high[j, count - 1] = math.inf
+        self.register_buffer("left", left)
+        self.register_buffer("width", width)
+        self.register_buffer("low", low)
+        self.register_buffer("high", high)
+        self.register_buffer("used", used)
+        bound = 1 / math.sqrt(n_bins)
+        self.weight = nn.Parameter(
+            torch.empty(n_members, n_features, n_bins, embedding_dim)
+        )
+        self.bias = nn.Parameter(torch.empty(n_members, 1, n_features, embedding_dim))
+        nn.init.uniform_(self.weight, -bound, bound, generator=generator)
+        nn.init.uniform_(self.bias, -bound, bound, generator=generator)
+
+    def encode(self, X: torch.Tensor) -> torch.Tensor:
+        """The piecewise-linear encoding, ``(n_samples, n_features, n_bins)``."""
+        position = (X.unsqueeze(-1) - self.left) / self.width
+        return torch.clamp(position, self.low, self.high) * self.used
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        encoded = self.encode(X)
+        embedded = torch.einsum("bnt,kntd->kbnd", encoded, self.weight) + self.bias
+        return torch.relu(embedded).flatten(2)
+
+
+class EnsembleMLP(nn.Module):
+    """``n_members`` fully connected networks trained side by side.
+
+    Each member has its own weights; all of them run on every batch as one set
+    of batched matrix products. The input is standardised with the training
+    statistics given (and clipped, so that outliers stay bounded); with
+    ``bins``, the numeric features also get a piecewise-linear embedding
+    (:class:`PiecewiseLinearEmbedding`) next to their standardised value.
+
+    The output has shape ``(n_samples, n_classes, n_members)``: one set of
+    logits per member, the members in the last dimension, as the positions of
+    :func:`~skemd.losses.squared_emd_loss`. The submodule ``features`` passes
+    on each member's last hidden layer, ``(n_samples, n_members, width)``, for
+    :class:`~skemd.callbacks.LearnedGroundDistance`.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+        Width of the input and number of classes.
+    hidden_layer_sizes : tuple of int
+        Width of each hidden layer of every member.
+    n_members : int, default=1
+        Number of networks.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Activation after each hidden layer.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    mean, scale : array-like of shape (n_features,), default=None
+        Standardisation of the input (``(X - mean) / scale``); none if None.
+    bins : list of (ndarray or None), default=None
+        Bin edges of each input feature for the embedding; None for a feature
+        (or for all) leaves it without one.
+    embedding_dim : int, default=16
+        Size of each feature's embedding.
+    clip : float, default=5.0
+        Standardised inputs are clipped to ``[-clip, clip]``.
+    generator : torch.Generator, default=None
+        Where the initial weights are drawn from.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden_layer_sizes: tuple[int, ...] = (100,),
+        n_members: int = 1,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        mean=None,
+        scale=None,
+        bins=None,
+        embedding_dim: int = 16,
+        clip: float = 5.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_members = n_members
+        self.clip = clip
+        mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
+        scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale)
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("scale", scale.float())
+        embedded = [j for j, edges in enumerate(bins or []) if edges is not None]
+        self.register_buffer("embedded", torch.as_tensor(embedded, dtype=torch.long))
+        width = n_features
+        self.embedding = None
+        if embedded:
+            self.embedding = PiecewiseLinearEmbedding(
+                [bins[j] for j in embedded], n_members, embedding_dim, generator
+            )
+            width += len(embedded) * embedding_dim
+        layers: list[nn.Module] = []
+        for size in hidden_layer_sizes:
+            layers.append(BatchedLinear(n_members, width, size, generator))
+            layers.append(_ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(SeededDropout(dropout))
+            width = size
+        self.hidden = nn.Sequential(*layers)
+        self.features = nn.Identity()
+        self.output = BatchedLinear(n_members, width, n_classes, generator)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        standard = ((X - self.mean) / self.scale).clamp(-self.clip, self.clip)
+        inputs = standard.unsqueeze(0).expand(self.n_members, -1, -1)
+        if self.embedding is not None:
+            embedded = self.embedding(X.index_select(1, self.embedded))
+            inputs = torch.cat([inputs, embedded], dim=2)
+        hidden = self.features(self.hidden(inputs).transpose(0, 1))
+        return self.output(hidden.transpose(0, 1)).permute(1, 2, 0)
+
+    def member_state(self, member: int) -> dict:
+        """Copies of the weights of one member."""
+        return {
+            name: value[member].detach().clone()
+            for name, value in self.named_parameters()
+        }
+
+    def load_member_state(self, member: int, state: dict) -> None:
+        """Give one member the weights of :meth:`member_state`."""
+        with torch.no_grad():
+            for name, value in self.named_parameters():
+                value[member].copy_(state[name])

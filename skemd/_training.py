@@ -114,20 +114,25 @@ class ValidationScore(Callback):
     def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
         if training:
             return
-        target = batch[1]
-        weight = None
-        if isinstance(target, WeightedTarget):
-            target, weight = target
-        proba = torch.softmax(y_pred.detach().double(), dim=1).cpu().numpy()
-        chosen = decide(proba, self.decision, self._distance(net, proba.shape[1]))
-        hits = torch.as_tensor(chosen) == target.detach().cpu()
+        target, weight = _target_and_weight(batch[1], y_pred)
+        proba = torch.softmax(y_pred.detach().double(), dim=1).cpu()
+        # An ensemble's members in the last dimension, each scored on its rows.
+        members = proba.unsqueeze(2) if proba.dim() == 2 else proba
+        distance = self._distance(net, members.shape[1])
+        hits = torch.stack(
+            [
+                torch.as_tensor(
+                    decide(members[:, :, m].numpy(), self.decision, distance)
+                )
+                == target
+                for m in range(members.shape[2])
+            ],
+            dim=1,
+        ).double()
         if weight is None:
-            self.hits_ += float(hits.sum())
-            self.total_ += float(hits.numel())
-        else:
-            weight = weight.detach().cpu().double()
-            self.hits_ += float((hits.double() * weight).sum())
-            self.total_ += float(weight.sum())
+            weight = torch.ones_like(hits)
+        self.hits_ += float((hits * weight).sum())
+        self.total_ += float(weight.sum())
 
     def on_epoch_end(self, net, **kwargs):
         if self.total_ > 0:
@@ -143,6 +148,69 @@ class ValidationScore(Callback):
         return 1.0 - np.eye(n_classes)
 
 
+def _target_and_weight(target, y_pred):
+    """The class indices of a batch and weights of shape (n_samples, n_members)
+    (None when unweighted), on the CPU."""
+    weight = None
+    if isinstance(target, WeightedTarget):
+        target, weight = target
+        weight = weight.detach().cpu().double()
+        if weight.dim() == 1:
+            weight = weight[:, None]
+    return target.detach().cpu(), weight
+
+
+class MemberValidationLoss(Callback):
+    """Record the validation loss of each member of an ensemble.
+
+    Each member is scored on the rows it holds out (the validation weights of
+    shape ``(n_samples, n_members)``), with the net's criterion. Recorded as
+    ``"valid_member_loss"``, a list with one loss per member.
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.sums_ = None
+        self.weights_ = None
+
+    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+        if training:
+            return
+        target, weight = batch[1], None
+        if isinstance(target, WeightedTarget):
+            target, weight = target
+        n_members = y_pred.shape[2]
+        sums, weights = torch.zeros(n_members), torch.zeros(n_members)
+        with torch.no_grad():
+            for member in range(n_members):
+                column = (
+                    torch.ones(len(target), device=y_pred.device)
+                    if weight is None
+                    else weight[:, member]
+                    if weight.dim() > 1
+                    else weight
+                ).to(y_pred.device)
+                total = float(column.sum())
+                if total > 0:
+                    loss = net.criterion_(
+                        y_pred[:, :, member],
+                        target.to(y_pred.device),
+                        sample_weight=column,
+                    )
+                    sums[member] = float(loss) * total
+                    weights[member] = total
+        if self.sums_ is None:
+            self.sums_, self.weights_ = sums, weights
+        else:
+            self.sums_ += sums
+            self.weights_ += weights
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.sums_ is not None:
+            losses = self.sums_ / self.weights_.clamp_min(1e-300)
+            losses[self.weights_ == 0] = float("nan")
+            net.history.record("valid_member_loss", losses.tolist())
+
+
 class BestWeights(Callback):
     """Mark the epochs with the lowest monitored loss so far; keep their weights.
 
@@ -151,28 +219,59 @@ class BestWeights(Callback):
     ``restore=True`` the module's weights are copied at each such epoch and
     loaded back at the end of training, so the net ends with the weights of its
     best epoch.
+
+    With ``members=True`` the monitored value is a list, one loss per ensemble
+    member (``"valid_member_loss"``): each member's best epoch is tracked on its
+    own and recorded in ``"member_best"`` (one bool per member), and with
+    ``restore=True`` each member gets back the weights of its own best epoch
+    (the module's ``member_state`` and ``load_member_state``). The pooled
+    ``"valid_loss_best"`` is recorded too.
     """
 
-    def __init__(self, monitor="valid_loss", restore=False):
+    def __init__(self, monitor="valid_loss", restore=False, members=False):
         self.monitor = monitor
         self.restore = restore
+        self.members = members
 
     def on_train_begin(self, net, **kwargs):
         self.best_ = np.inf
+        self.member_best_ = None
         self.state_ = None
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
-        value = epoch[self.monitor]
-        best = not epoch.get("warmup", False) and value < self.best_
-        if best:
-            self.best_ = value
+        warmup = epoch.get("warmup", False)
+        if not self.members:
+            best = not warmup and epoch[self.monitor] < self.best_
+            if best:
+                self.best_ = epoch[self.monitor]
+                if self.restore:
+                    self.state_ = copy.deepcopy(net.module_.state_dict())
+            net.history.record(f"{self.monitor}_best", bool(best))
+            return
+        losses = np.asarray(epoch[self.monitor], dtype=np.float64)
+        if self.member_best_ is None:
+            self.member_best_ = np.full(losses.shape, np.inf)
+            self.state_ = [None] * len(losses)
+        improved = ~np.isnan(losses) & (losses < self.member_best_) & (not warmup)
+        for member in np.flatnonzero(improved):
+            self.member_best_[member] = losses[member]
             if self.restore:
-                self.state_ = copy.deepcopy(net.module_.state_dict())
-        net.history.record(f"{self.monitor}_best", bool(best))
+                self.state_[member] = net.module_.member_state(member)
+        pooled = not warmup and epoch["valid_loss"] < self.best_
+        if pooled:
+            self.best_ = epoch["valid_loss"]
+        net.history.record("member_best", improved.tolist())
+        net.history.record("valid_loss_best", bool(pooled))
 
     def on_train_end(self, net, **kwargs):
-        if self.state_ is not None:
+        if self.state_ is None:
+            return
+        if self.members:
+            for member, state in enumerate(self.state_):
+                if state is not None:
+                    net.module_.load_member_state(member, state)
+        else:
             net.module_.load_state_dict(self.state_)
         self.state_ = None
 
@@ -186,7 +285,9 @@ class PlateauStopping(Callback):
     next epoch starts (through skorch's documented signal, a
     ``KeyboardInterrupt`` raised by the callback), so that every callback sees
     the last epoch end; with ``reduce_lr=True`` the rate is first divided by 5
-    and the count starts again, until the rate is ``min_lr`` or lower.
+    and the count starts again, until the rate is ``min_lr`` or lower. A
+    monitored list (one loss per ensemble member) is counted member by member,
+    and training stops once every member has reached its plateau.
 
     A training run that ends at a plateau ends there: the next run (a
     ``partial_fit`` call, one epoch) trains. The count itself runs on over the
@@ -210,8 +311,8 @@ class PlateauStopping(Callback):
         self.min_lr = min_lr
 
     def initialize(self):
-        self.best_ = np.inf
-        self.no_improvement_count_ = 0
+        self.best_ = None
+        self.no_improvement_count_ = None
         self.converged_ = False
         return self
 
@@ -226,15 +327,21 @@ class PlateauStopping(Callback):
         epoch = net.history[-1]
         if epoch.get("warmup", False):
             return
-        value = epoch[self.monitor]
+        value = np.atleast_1d(np.asarray(epoch[self.monitor], dtype=np.float64))
+        if self.best_ is None:
+            self.best_ = np.full(value.shape, np.inf)
+            self.no_improvement_count_ = np.zeros(value.shape, dtype=np.int64)
+        # A member without validation rows (NaN) makes no progress.
         improved = value <= self.best_ - self.tol
-        self.best_ = min(self.best_, value)
-        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
-        if self.no_improvement_count_ <= self.n_iter_no_change:
+        self.best_ = np.fmin(self.best_, value)
+        self.no_improvement_count_ = np.where(
+            improved, 0, self.no_improvement_count_ + 1
+        )
+        if not (self.no_improvement_count_ > self.n_iter_no_change).all():
             return
         if self.reduce_lr and _rate(net) > self.min_lr:
             _set_rate(net, _rate(net) / 5.0)
-            self.no_improvement_count_ = 0
+            self.no_improvement_count_[:] = 0
             return
         self.converged_ = True
 

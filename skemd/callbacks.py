@@ -340,8 +340,12 @@ class LearnedGroundDistance(Callback):
                             "sample."
                         )
                     if sums is None:
-                        n_classes = self._n_classes(net, output)
+                        n_classes = self._n_classes(net, output, yi)
                     if weight is not None:
+                        if weight.dim() > 1:
+                            # An ensemble's weights per member: each sample
+                            # counts by its mean weight over the members.
+                            weight = weight.float().mean(dim=1)
                         yi = _weighted_shares(yi, weight, n_classes)
                     sums, counts = _accumulate_class_sums(
                         features, yi, n_classes, sums, counts
@@ -356,9 +360,16 @@ class LearnedGroundDistance(Callback):
         return sums, counts
 
     @staticmethod
-    def _n_classes(net, output) -> int:
+    def _n_classes(net, output, target) -> int:
         """Number of classes: the width of the network's output."""
         if isinstance(output, torch.Tensor) and output.dim() == 2:
+            return int(output.shape[1])
+        one_per_sample = target.dim() == 1 or (
+            target.dim() == 2 and target.dtype.is_floating_point
+        )
+        if isinstance(output, torch.Tensor) and output.dim() == 3 and one_per_sample:
+            # Several sets of logits for one class per sample: an ensemble's
+            # members, (n_samples, n_classes, n_members).
             return int(output.shape[1])
         if isinstance(output, torch.Tensor) and output.dim() > 2:
             raise ValueError(
