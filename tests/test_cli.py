@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skemd import EMDClassifier
 from skemd._cli import (
-    _EpochLog,
+    _EpochReport,
     _format_table,
     _Progress,
     _RankBaseline,
@@ -85,7 +85,7 @@ def test_default_run_prints_a_row_per_model_and_a_column_per_metric(capsys):
     assert len(starred) >= len(METRICS)
 
 
-def test_progress_is_one_line_per_model_when_not_a_terminal(capsys):
+def test_progress_ends_each_model_on_one_line_when_not_a_terminal(capsys):
     main(FAST)
     out = capsys.readouterr().out
     assert "\r" not in out
@@ -336,12 +336,16 @@ def test_progress_redraws_an_epoch_counter_on_a_terminal():
         def isatty(self):
             return True
 
+    class Net:
+        history = []
+
     stream = Terminal()
     progress = _Progress(stream, width=5)
     progress.start("net", max_epochs=10)
-    log = _EpochLog(progress.epoch)
-    log.write("  epoch    train_loss\n-------  ----------\n")
-    log.write("      1        \x1b[32m0.5\x1b[0m\n      2        0.4\n")
+    report = _EpochReport(progress.epoch)
+    for epoch in (1, 2):
+        Net.history.append({"epoch": epoch})
+        report.on_epoch_end(Net)
     progress.finish("trained in 0.1 s (2 epochs)")
     text = stream.getvalue()
     assert "epoch 1/10" in text and "epoch 2/10" in text
@@ -817,3 +821,268 @@ def test_output_that_cannot_be_written(error, status, message, monkeypatch, caps
     assert "Traceback" not in err
     if message:
         assert message in err
+
+
+# The size limit of --max-csv-size
+
+
+def test_a_csv_larger_than_the_size_limit_is_a_one_line_error(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--max-csv-size", "500"]
+    line = assert_one_line_error(capsys, main(argv), 1, "--max-csv-size", "500 bytes")
+    assert "raise it" in line
+    assert main(argv[:-1] + ["1M"] + FAST) == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_an_endless_file_stops_at_the_size_limit(capsys):
+    argv = ["--csv", "/dev/zero", "--target", "y", "--max-csv-size", "64K"]
+    assert_one_line_error(capsys, main(argv), 1, "larger than", "64 KiB")
+
+
+def test_an_endless_pipe_stops_at_the_size_limit(capsys):
+    import threading
+
+    read_end, write_end = os.pipe()
+
+    def write_forever():
+        with open(write_end, "wb", buffering=0) as pipe:
+            pipe.write(b"x,y\n")
+            try:
+                while True:
+                    pipe.write(b"1.5,a\n2.5,b\n" * 1000)
+            except OSError:  # the reader has gone: a broken pipe
+                pass
+
+    writer = threading.Thread(target=write_forever, daemon=True)
+    writer.start()
+    try:
+        argv = ["--csv", f"/dev/fd/{read_end}", "--target", "y"]
+        status = main(argv + ["--max-csv-size", "256K"])
+    finally:
+        os.close(read_end)
+        writer.join(timeout=10)
+    assert_one_line_error(capsys, status, 1, "--max-csv-size", "256 KiB")
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("1.5k", 1536), ("2G", 2**31), ("10 MiB", 10 * 2**20)]
+)
+def test_sizes_take_binary_units(text, expected):
+    from skemd._cli import _size
+
+    assert _size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "lots", "-1M", "1Q"])
+def test_a_wrong_size_is_a_usage_error(text, csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--max-csv-size", text]
+    assert_one_line_error(capsys, main(argv), 2, "--max-csv-size")
+
+
+# --plot checked before training, and never onto the data
+
+
+@pytest.mark.parametrize("link", [None, "hard", "symbolic"])
+def test_plot_onto_the_csv_file_is_refused_even_with_force(link, csv_file, capsys):
+    plot = csv_file
+    if link is not None:
+        plot = csv_file.with_name("figure.svg")
+        if link == "hard":
+            os.link(csv_file, plot)
+        else:
+            plot.symlink_to(csv_file)
+    data = csv_file.read_bytes()
+    argv = ["--csv", str(csv_file), "--target", "rating", "--plot", str(plot)]
+    status = main(argv + ["--force"] + FAST)
+    assert_one_line_error(capsys, status, 2, "is the --csv file")
+    assert csv_file.read_bytes() == data
+
+
+def test_a_dangling_plot_link_is_refused_before_training(csv_file, tmp_path, capsys):
+    link = tmp_path / "fig.png"
+    link.symlink_to(tmp_path / "missing" / "fig.png")
+    argv = ["--csv", str(csv_file), "--target", "rating", "--plot", str(link)]
+    assert_one_line_error(capsys, main(argv + FAST), 2, "link to a missing file")
+    # With --force the link is followed, into a folder that does not exist.
+    assert_one_line_error(capsys, main(argv + FAST + ["--force"]), 2, "missing")
+
+
+def test_force_writes_through_a_dangling_link(csv_file, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    link = tmp_path / "fig.png"
+    link.symlink_to(tmp_path / "real.png")
+    argv = ["--csv", str(csv_file), "--target", "rating", "--plot", str(link)]
+    assert main(argv + FAST + ["--force"]) == 0
+    assert (tmp_path / "real.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# Ctrl-C and start-up
+
+# A sitecustomize module that sends SIGINT to its process when the module
+# named by SKEMD_TEST_INTERRUPT is first imported.
+_INTERRUPT_ON_IMPORT = """
+import importlib.abc, os, signal, sys
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+class Interrupt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == os.environ["SKEMD_TEST_INTERRUPT"]:
+            # Within exec(), as a dataclass or a namedtuple is made.
+            exec("os.kill(os.getpid(), signal.SIGINT); [n for n in range(99)]")
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+"""
+# What the console script runs.
+_SCRIPT = "import sys; from skemd._cli import main; sys.exit(main())"
+
+
+@pytest.mark.parametrize(
+    "trigger, command",
+    [
+        ("skemd._cli", ["-m", "skemd"]),
+        ("pandas", ["-m", "skemd"]),
+        ("numpy", ["-c", _SCRIPT]),
+        ("pandas", ["-c", _SCRIPT]),
+    ],
+)
+def test_ctrl_c_while_modules_load_exits_130_with_one_line(trigger, command, tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(_INTERRUPT_ON_IMPORT)
+    path = [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "SKEMD_TEST_INTERRUPT": trigger}
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    result = subprocess.run(
+        [sys.executable, *command, "--max-iter", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip().splitlines() == ["skemd: interrupted"]
+
+
+_IMPORTS_CHILD = """
+import sys
+from skemd._cli import main
+
+status = main(sys.argv[1:])
+heavy = ("torch", "skorch", "sklearn", "pandas", "matplotlib", "scipy")
+print(sorted(name for name in heavy if name in sys.modules), status)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["--seed", "x"]])
+def test_help_version_and_usage_errors_import_no_heavy_module(argv):
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_CHILD, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.splitlines()[-1] in ("[] 0", "[] 2")
+
+
+def test_dataset_names_are_those_of_skemd_datasets():
+    from skemd._cli import _dataset_names
+    from skemd.datasets import list_datasets
+
+    assert _dataset_names() == list_datasets()
+
+
+# What a new user needs to read the output
+
+
+def test_progress_in_a_pipe_shows_each_start_and_every_tenth_epoch():
+    class Flushes(io.StringIO):
+        flushed = []
+
+        def flush(self):
+            self.flushed.append(self.getvalue())
+
+    stream = Flushes()
+    progress = _Progress(stream, width=3)
+    progress.start("net", max_epochs=40)
+    for epoch in range(1, 13):
+        progress.epoch(epoch)
+    progress.finish("trained in 0.1 s (12 epochs)")
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "  net  training, at most 40 epochs",
+        "  net  epoch 4/40",
+        "  net  epoch 8/40",
+        "  net  epoch 12/40",
+        "  net  trained in 0.1 s (12 epochs)",
+    ]
+    # Each line is flushed as it is written.
+    assert [text.count("\n") for text in Flushes.flushed] == [1, 2, 3, 4, 5]
+
+
+def test_a_run_in_a_pipe_reports_epochs_as_they_pass(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--max-iter", "20"]
+    assert main(argv) == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    for name in MODELS[:2]:
+        assert f"{name} training, at most 20 epochs" in lines
+        assert f"{name} epoch 2/20" in lines
+    assert "LogisticAT (mord) training" in lines
+
+
+def test_the_table_ends_with_the_constant_median_reference(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--order", "low,mid,high"]
+    assert main(argv + FAST) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("constant median"))
+    cells = row.split()[3:]
+    assert len(cells) == 6 and not any("*" in cell for cell in cells)
+    assert "not ranked" in out
+    assert "Decision rule: EMDClassifier (squared EMD) predicts the most probable" in (
+        " ".join(out.split())
+    )
+
+
+def test_the_decision_rule_names_the_decision_given(csv_file, capsys):
+    argv = ["--csv", str(csv_file), "--target", "rating", "--decision", "median"]
+    assert main(argv + FAST) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "predicts the median class of its predicted distribution" in out
+
+
+@pytest.mark.parametrize(
+    "weights, expected",
+    [(None, "mid"), ([1, 1, 1, 1, 9], "high"), ([5, 1, 1, 1, 1], "low")],
+)
+def test_median_reference_takes_the_class_order_and_the_weights(weights, expected):
+    import pandas as pd
+
+    from skemd._cli import _MedianClass
+
+    order = ["low", "mid", "high", "top"]
+    y = pd.Series(pd.Categorical(["low", "mid", "mid", "high", "high"], order, True))
+    X = np.zeros((5, 1))
+    reference = _MedianClass().fit(X, y, sample_weight=weights)
+    assert list(reference.classes_) == order
+    assert list(reference.predict(X[:2])) == [expected, expected]
+    proba = reference.predict_proba(X[:1])
+    assert proba.tolist() == [[float(label == expected) for label in order]]
+
+
+def test_text_classes_without_order_get_a_note_on_the_guess(csv_file, capsys):
+    assert main(["--csv", str(csv_file), "--target", "rating"] + FAST) == 0
+    note = next(
+        line for line in capsys.readouterr().out.splitlines() if "guess" in line
+    )
+    assert "alphabetical" in note and "high < low < mid" in note
+    assert "--order high,low,mid" in note
+
+
+@pytest.mark.parametrize(
+    "argv", [["--target", "rating", "--order", "low,mid,high"], ["--target", "grade"]]
+)
+def test_given_or_numeric_orders_get_no_note(argv, csv_file, tmp_path, capsys):
+    path = (
+        csv_file if "rating" in argv else write_grades(tmp_path / "g.csv", [1, 2] * 9)
+    )
+    assert main(["--csv", str(path), *argv] + FAST) == 0
+    assert "guess" not in capsys.readouterr().out
