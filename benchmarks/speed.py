@@ -258,7 +258,7 @@ def _skorch(device, epochs, batch_size):
     import torch
     from skorch import NeuralNetClassifier
 
-    from skemd._net import MLP
+    from skemd._modules import MLP
 
     return NeuralNetClassifier(
         MLP,
@@ -292,7 +292,7 @@ class _TorchLoop:
     def fit(self, X, y):
         import torch
 
-        from skemd._net import MLP
+        from skemd._modules import MLP
         from skemd.losses import squared_emd_loss
 
         X = torch.from_numpy(X).to(self.device)

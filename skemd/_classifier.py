@@ -48,6 +48,7 @@ from ._training import (
     PlateauStopping,
     ValidationScore,
     samples_seen,
+    torch_threads,
     train,
 )
 from ._validation import Interval, Options, validate_parameters
@@ -407,6 +408,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "module_params": [dict, None],
         "callbacks": [list, None],
         "device": [str, torch.device],
+        "n_threads": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Options({"auto"}),
+            None,
+        ],
+        "distributed": ["boolean"],
         "precision": [Options({"float32", "bfloat16"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -455,6 +462,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         module_params=None,
         callbacks=None,
         device="auto",
+        n_threads="auto",
+        distributed=False,
         precision="float32",
         random_state=None,
         verbose=0,
@@ -499,6 +508,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self.module_params = module_params
         self.callbacks = callbacks
         self.device = device
+        self.n_threads = n_threads
+        self.distributed = distributed
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
@@ -538,7 +549,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self : EMDClassifier
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight, incremental=False)
+        with torch_threads(self._thread_count()):
+            return self._fit(X, y, sample_weight, incremental=False)
 
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train the network for one epoch over ``X, y``.
@@ -572,7 +584,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self : EMDClassifier
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        with torch_threads(self._thread_count()):
+            return self._fit(X, y, sample_weight, True, classes=classes)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         validate_parameters(self)
@@ -581,7 +594,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         if not continuing and hasattr(self, "net_"):
             # Should this fit fail, the old network must not answer for it.
             del self.net_
-        X, y_index, weight = self._training_data(
+        X, y_index, weight, scale = self._training_data(
             X, y, sample_weight, continuing, incremental, classes
         )
         if not (incremental and continuing):
@@ -590,7 +603,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             self._random_state = check_random_state(self.random_state)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         if incremental and continuing:
-            net = self._resume(X, weight)
+            net = self._resume(X, weight, scale)
             train_set, valid = _dataset(X, y_index, weight), None
             device = torch.device(net.device)
         else:
@@ -599,7 +612,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         before = len(self.net_.history) if continuing else 0
         with _random_source(seed, device, self.module is not None) as (cpu, gen):
             if net is None:
-                net = self._new_net(X, train_set, valid, device, cpu)
+                net = self._new_net(X, train_set, valid, device, cpu, scale)
             check = None
             if self.module is not None and not continuing:
                 check = check_first_output(net.module_, len(self.classes_))
@@ -617,6 +630,18 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         self._record(net, before, incremental)
         return self
 
+    def _thread_count(self) -> int | None:
+        """torch threads for this estimator's work (None: leave torch's)."""
+        if self.n_threads is None or not isinstance(self.n_threads, str):
+            return self.n_threads
+        device = str(self.device)
+        on_gpu = device.startswith("cuda") or (
+            device == "auto" and torch.cuda.is_available()
+        )
+        # The networks built here are small: one thread is fastest for them,
+        # and much faster on a machine busy with other work.
+        return 1 if self.module is None and not on_gpu else None
+
     def _check_loss_weights(self):
         if self._ce_weight() == 0 and self.emd_weight == 0:
             raise ValueError(
@@ -627,10 +652,13 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _training_data(self, X, y, sample_weight, continuing, incremental, classes):
-        """Validated features, class positions and per-sample weights.
+        """Validated features, class positions, per-sample weights and their scale.
 
         Samples of weight zero are dropped (they take no place in a batch or in
-        the validation split); weights that are all one become ``None``.
+        the validation split). The weights are divided by the largest (the
+        scale), so that any finite weights train alike in float32, whatever
+        their magnitude; the L2 penalty still counts their sum at its scale.
+        Weights that are all equal become ``None``.
         """
         categories = _labels.categories_of(y)
         with naming_text_columns(X):
@@ -655,15 +683,17 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             self.classes_, _ = _labels.training_classes(y, categories, given)
         y_index = _labels.positions(y, self.classes_, order_name="classes_")
         weight = self._with_class_weights(weight, y_index, incremental)
+        scale = 1.0
         if weight is not None:
-            weight = weight.astype(np.float32)
             kept = weight > 0
             if not kept.all():
                 X, y_index, weight = X[kept], y_index[kept], weight[kept]
+            scale = float(weight.max())
+            weight = (weight / scale).astype(np.float32)
             if (weight == 1).all():
                 # The unweighted mean is the same loss, by a faster kernel.
                 weight = None
-        return X, y_index, weight
+        return X, y_index, weight, scale
 
     def _given_classes(self, classes, categories, incremental):
         """The class order given to this fit, by parameter or argument."""
@@ -776,7 +806,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
         return part(trained, train_weight), part(validated, valid_weight)
 
-    def _new_net(self, X, train_set, valid, device, generator):
+    def _new_net(self, X, train_set, valid, device, generator, scale):
         """A skorch net for a new fit (on a warm start, with the last weights)."""
         n_classes = len(self.classes_)
         n_train = len(train_set)
@@ -788,7 +818,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             criterion__ground_distance=loss_matrix,
             criterion__ce_weight=self._ce_weight(),
             criterion__emd_weight=self.emd_weight,
-            **self._optimizer_params(_total(train_set), device),
+            **self._optimizer_params(_total(train_set) * scale, device),
             batch_size=batch_size,
             iterator_train__shuffle=self.shuffle,
             iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
@@ -811,7 +841,7 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             net.history = copy.deepcopy(self.net_.history)
         return net
 
-    def _resume(self, X, weight):
+    def _resume(self, X, weight, scale):
         """The fitted net, ready for another ``partial_fit`` call on this data."""
         net = self.net_
         callbacks = dict(net.callbacks_)
@@ -822,10 +852,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 callbacks__plateau=self._plateau("train_loss").initialize(),
             )
         net.set_params(batch_size=self._batch_size_for(X.shape[0]))
-        total = (
-            float(X.shape[0]) if weight is None else float(weight.sum(dtype=np.float64))
-        )
-        net.set_weight_decay(self._decay(total))
+        total = X.shape[0] if weight is None else weight.sum(dtype=np.float64)
+        net.set_weight_decay(self._decay(float(total) * scale))
         return net
 
     def _callbacks(self, validating: bool) -> list:
@@ -1212,7 +1240,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 allow_nd=self.module is not None,
                 reset=False,
             )
-        logits = self.net_.forward(InMemoryDataset(as_rows(X)))
+        with torch_threads(self._thread_count()):
+            logits = self.net_.forward(InMemoryDataset(as_rows(X)))
         # -inf masks a class (probability 0); NaN, +inf or a row masked whole
         # have no distribution (for any member of an ensemble).
         finite = ~(

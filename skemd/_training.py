@@ -346,6 +346,37 @@ class PlateauStopping(Callback):
         self.converged_ = True
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS_USERS = 0
+_THREADS_SAVED = None
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads: int | None):
+    """Run the block with ``n_threads`` torch threads, then restore the setting.
+
+    torch's thread count belongs to the process: fits running at once in
+    threads share it, the first to start saves the caller's setting and the
+    last to end restores it. ``None`` leaves the setting alone.
+    """
+    global _THREADS_USERS, _THREADS_SAVED
+    if n_threads is None:
+        yield
+        return
+    with _THREADS_LOCK:
+        if _THREADS_USERS == 0:
+            _THREADS_SAVED = torch.get_num_threads()
+        _THREADS_USERS += 1
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_USERS -= 1
+            if _THREADS_USERS == 0:
+                torch.set_num_threads(_THREADS_SAVED)
+
+
 @contextlib.contextmanager
 def _noting_interrupts():
     """Note whether Ctrl-C (SIGINT) raised ``KeyboardInterrupt`` in the block.

@@ -31,3 +31,25 @@ def ordinal_4():
     X = rng.normal(size=(200, 3)).astype(np.float32)
     y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=200), [-0.8, 0, 0.8])
     return X, y
+
+
+# Helpers shared by the test modules (import them: from conftest import ...).
+
+
+def ordinal_problem(n_samples=300, n_classes=4, seed=0):
+    """Three features and ``n_classes`` ordered classes cut from a noisy latent."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3)).astype(np.float32)
+    latent = X[:, 0] + 0.5 * X[:, 1] + 0.2 * rng.normal(size=n_samples)
+    cuts = np.quantile(latent, np.linspace(0, 1, n_classes + 1)[1:-1])
+    return X, np.digitize(latent, cuts)
+
+
+def fast_classifier(**params):
+    """A small, quickly trained EMDClassifier; ``params`` override the defaults."""
+    from skemd import EMDClassifier
+
+    defaults = dict(
+        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=30, random_state=0
+    )
+    return EMDClassifier(**{**defaults, **params})

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import fast_classifier, ordinal_problem
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -16,38 +17,21 @@ from torch import nn
 
 from skemd import EMDClassifier
 
-
-def _ordinal_problem(n_samples=300, n_classes=4, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_samples, 3))
-    latent = X[:, 0] + 0.5 * X[:, 1] + 0.2 * rng.normal(size=n_samples)
-    cuts = np.quantile(latent, np.linspace(0, 1, n_classes + 1)[1:-1])
-    return X, np.digitize(latent, cuts)
-
-
-def _fast(**params):
-    defaults = dict(
-        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=30, random_state=0
-    )
-    defaults.update(params)
-    return EMDClassifier(**defaults)
-
-
 # Short fits: the warning that max_iter ran out is expected.
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
-def test_learns_an_ordinal_problem():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=100).fit(X, y)
+def test_learns_anordinal_problem():
+    X, y = ordinal_problem()
+    clf = fast_classifier(max_iter=100).fit(X, y)
     assert clf.score(X, y) > 0.8
     assert np.mean(np.abs(clf.predict(X) - y)) < 0.25
 
 
 def test_predict_returns_labels_in_the_given_class_order():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     names = np.array(["low", "mid", "high", "top"])
-    clf = _fast(classes=["low", "mid", "high", "top"]).fit(X, names[y])
+    clf = fast_classifier(classes=["low", "mid", "high", "top"]).fit(X, names[y])
     assert list(clf.classes_) == ["low", "mid", "high", "top"]
     proba = clf.predict_proba(X)
     assert np.array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
@@ -57,24 +41,24 @@ def test_predict_returns_labels_in_the_given_class_order():
 
 
 def test_string_labels_default_to_sorted_order():
-    X, y = _ordinal_problem(n_classes=3)
+    X, y = ordinal_problem(n_classes=3)
     labels = np.array(["c", "a", "b"])[y]
-    clf = _fast().fit(X, labels)
+    clf = fast_classifier().fit(X, labels)
     assert list(clf.classes_) == ["a", "b", "c"]
     assert set(clf.predict(X)) <= {"a", "b", "c"}
 
 
 def test_predict_proba_rows_are_distributions():
-    X, y = _ordinal_problem()
-    proba = _fast().fit(X, y).predict_proba(X)
+    X, y = ordinal_problem()
+    proba = fast_classifier().fit(X, y).predict_proba(X)
     assert proba.shape == (len(X), 4)
     assert np.all(proba >= 0)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
 
 
 def test_predict_log_proba_is_log_of_predict_proba():
-    X, y = _ordinal_problem()
-    clf = _fast().fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier().fit(X, y)
     np.testing.assert_allclose(
         np.exp(clf.predict_log_proba(X)), clf.predict_proba(X), rtol=1e-10
     )
@@ -82,85 +66,85 @@ def test_predict_log_proba_is_log_of_predict_proba():
 
 def test_ordered_categorical_target_gives_the_class_order():
     pd = pytest.importorskip("pandas")
-    X, y = _ordinal_problem(n_classes=3)
+    X, y = ordinal_problem(n_classes=3)
     order = ["small", "medium", "large"]
     target = pd.Series(
         pd.Categorical(np.array(order)[y], categories=order, ordered=True)
     )
-    clf = _fast().fit(pd.DataFrame(X, columns=["a", "b", "c"]), target)
+    clf = fast_classifier().fit(pd.DataFrame(X, columns=["a", "b", "c"]), target)
     assert list(clf.classes_) == order
     assert list(clf.feature_names_in_) == ["a", "b", "c"]
 
 
 def test_unordered_categorical_target_uses_sorted_labels():
     pd = pytest.importorskip("pandas")
-    X, y = _ordinal_problem(n_classes=3)
+    X, y = ordinal_problem(n_classes=3)
     target = pd.Categorical(np.array(["small", "medium", "large"])[y])
-    clf = _fast().fit(X, target)
+    clf = fast_classifier().fit(X, target)
     assert list(clf.classes_) == ["large", "medium", "small"]
 
 
 def test_missing_column_at_predict_is_an_error():
     pd = pytest.importorskip("pandas")
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
-    clf = _fast().fit(frame, y)
+    clf = fast_classifier().fit(frame, y)
     with pytest.raises(ValueError, match="feature names"):
         clf.predict(frame.drop(columns="b").assign(d=0.0))
 
 
 def test_wrong_number_of_features_at_predict():
-    X, y = _ordinal_problem()
-    clf = _fast().fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier().fit(X, y)
     with pytest.raises(ValueError, match="3 features"):
         clf.predict(X[:, :2])
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_input_is_rejected(bad):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     X[5, 1] = bad
     with pytest.raises(ValueError, match="NaN|infinity"):
-        _fast().fit(X, y)
+        fast_classifier().fit(X, y)
 
 
 def test_labels_not_covered_by_classes():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.raises(ValueError, match=r"does not cover: \[3\]"):
-        _fast(classes=[0, 1, 2]).fit(X, y)
+        fast_classifier(classes=[0, 1, 2]).fit(X, y)
 
 
 def test_a_single_given_class_that_misses_labels_names_them():
-    X, y = _ordinal_problem(n_classes=3)
+    X, y = ordinal_problem(n_classes=3)
     with pytest.raises(ValueError, match=r"classes does not cover: \[1, 2\]"):
-        _fast(classes=[0]).fit(X, y)
+        fast_classifier(classes=[0]).fit(X, y)
     with pytest.raises(ValueError, match="only one class"):
-        _fast(classes=[0]).fit(X, np.zeros_like(y))
+        fast_classifier(classes=[0]).fit(X, np.zeros_like(y))
 
 
 def test_classes_with_repeated_labels():
-    X, y = _ordinal_problem(n_classes=2)
+    X, y = ordinal_problem(n_classes=2)
     with pytest.raises(ValueError, match="repeated"):
-        _fast(classes=[0, 1, 1]).fit(X, y)
+        fast_classifier(classes=[0, 1, 1]).fit(X, y)
 
 
 def test_classes_may_include_a_class_without_samples():
-    X, y = _ordinal_problem(n_classes=3)
-    clf = _fast(classes=[0, 1, 2, 3]).fit(X, y)
+    X, y = ordinal_problem(n_classes=3)
+    clf = fast_classifier(classes=[0, 1, 2, 3]).fit(X, y)
     assert clf.predict_proba(X).shape == (len(X), 4)
     assert clf.ground_distance_.shape == (4, 4)
 
 
 def test_single_class_is_an_error():
-    X, _ = _ordinal_problem()
+    X, _ = ordinal_problem()
     with pytest.raises(ValueError, match="only one class"):
-        _fast().fit(X, np.zeros(len(X)))
+        fast_classifier().fit(X, np.zeros(len(X)))
 
 
 def test_continuous_target_is_an_error():
-    X, _ = _ordinal_problem()
+    X, _ = ordinal_problem()
     with pytest.raises(ValueError, match="Unknown label type"):
-        _fast().fit(X, np.linspace(0, 1, len(X)))
+        fast_classifier().fit(X, np.linspace(0, 1, len(X)))
 
 
 @pytest.mark.parametrize(
@@ -173,9 +157,9 @@ def test_continuous_target_is_an_error():
     ],
 )
 def test_invalid_ground_distance_matrix(matrix, message):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.raises(ValueError, match=message):
-        _fast(ground_distance=matrix).fit(X, y)
+        fast_classifier(ground_distance=matrix).fit(X, y)
 
 
 @pytest.mark.parametrize(
@@ -191,23 +175,23 @@ def test_invalid_ground_distance_matrix(matrix, message):
     ],
 )
 def test_invalid_hyper_parameter_is_named(param, value):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.raises(ValueError, match=f"'{param}' parameter"):
-        _fast(**{param: value}).fit(X, y)
+        fast_classifier(**{param: value}).fit(X, y)
 
 
 @pytest.mark.parametrize("sizes", [(10, 0), (-5,), (2.5,), (True,), ("8",)])
 def test_hidden_layer_sizes_must_be_positive_integers(sizes):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.raises(ValueError, match="hidden_layer_sizes must hold positive"):
-        _fast(hidden_layer_sizes=sizes).fit(X, y)
+        fast_classifier(hidden_layer_sizes=sizes).fit(X, y)
 
 
 @pytest.mark.parametrize("sizes", [(), 8, np.array([8, 4]), [np.int64(6)]])
 def test_hidden_layer_sizes_forms(sizes):
     # No hidden layer (a linear model), one as an int, numpy arrays and scalars.
-    X, y = _ordinal_problem()
-    clf = _fast(hidden_layer_sizes=sizes, max_iter=2).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(hidden_layer_sizes=sizes, max_iter=2).fit(X, y)
     expected = [8] if np.ndim(sizes) == 0 else [int(s) for s in sizes]
     assert [w.shape[1] for w in clf.coefs_[:-1]] == expected
 
@@ -217,30 +201,30 @@ def test_hidden_layer_sizes_forms(sizes):
     [dict(emd_weight=0.0), dict(ce_weight=0.0, emd_weight=0.0)],
 )
 def test_a_loss_of_zero_weights_is_an_error(params):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.raises(ValueError, match="both 0.*ce_weight=1 and emd_weight=0"):
-        _fast(**params).fit(X, y)
+        fast_classifier(**params).fit(X, y)
 
 
 def test_cross_entropy_alone_trains():
-    X, y = _ordinal_problem()
-    clf = _fast(ce_weight=1.0, emd_weight=0.0, max_iter=20).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(ce_weight=1.0, emd_weight=0.0, max_iter=20).fit(X, y)
     assert clf.score(X, y) > 0.6
 
 
 def test_cuda_without_a_gpu_is_an_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.raises(ValueError, match="CUDA is not available"):
-        _fast(device="cuda").fit(X, y)
+        fast_classifier(device="cuda").fit(X, y)
 
 
 def test_weights_that_diverge_in_the_last_epoch_are_an_error():
     # The loss of an epoch is measured before its updates: one huge step leaves
     # a finite loss and infinite weights.
-    X, y = _ordinal_problem()
-    clf = _fast(
+    X, y = ordinal_problem()
+    clf = fast_classifier(
         hidden_layer_sizes=(8,), learning_rate_init=1e38, max_iter=1, batch_size=300
     )
     with pytest.raises(FloatingPointError, match="weights became infinite or NaN"):
@@ -249,8 +233,8 @@ def test_weights_that_diverge_in_the_last_epoch_are_an_error():
 
 
 def test_non_finite_output_is_an_error_not_nan_probabilities():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=2).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(max_iter=2).fit(X, y)
     first = next(m for m in clf.net_.module_.modules() if isinstance(m, nn.Linear))
     with torch.no_grad():
         first.weight.mul_(1e34)
@@ -263,16 +247,16 @@ def test_non_finite_output_is_an_error_not_nan_probabilities():
 
 
 def test_nan_loss_stops_training_with_an_error():
-    X, y = _ordinal_problem()
-    clf = _fast(solver="sgd", learning_rate_init=1e30, momentum=0.0)
+    X, y = ordinal_problem()
+    clf = fast_classifier(solver="sgd", learning_rate_init=1e30, momentum=0.0)
     with pytest.raises(FloatingPointError, match="training loss became nan"):
         clf.fit(X * 1e6, y)
 
 
 @pytest.mark.parametrize("ground_distance", ["ordinal", "uniform"])
 def test_ground_distance_attribute(ground_distance):
-    X, y = _ordinal_problem()
-    clf = _fast(ground_distance=ground_distance).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(ground_distance=ground_distance).fit(X, y)
     steps = np.arange(4)
     expected = (
         np.abs(steps[:, None] - steps[None, :])
@@ -283,9 +267,9 @@ def test_ground_distance_attribute(ground_distance):
 
 
 def test_user_matrix_is_kept_as_ground_distance():
-    X, y = _ordinal_problem(n_classes=3)
+    X, y = ordinal_problem(n_classes=3)
     matrix = np.array([[0, 1, 3], [1, 0, 2], [3, 2, 0]], dtype=float)
-    clf = _fast(ground_distance=matrix).fit(X, y)
+    clf = fast_classifier(ground_distance=matrix).fit(X, y)
     np.testing.assert_array_equal(clf.ground_distance_, matrix)
     loss_matrix = clf.net_.criterion_.ground_distance.numpy()
     np.testing.assert_allclose(
@@ -294,8 +278,8 @@ def test_user_matrix_is_kept_as_ground_distance():
 
 
 def test_ce_weight_reaches_the_criterion():
-    X, y = _ordinal_problem()
-    clf = _fast(ce_weight=0.7, emd_weight=0.3, max_iter=2).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(ce_weight=0.7, emd_weight=0.3, max_iter=2).fit(X, y)
     assert clf.net_.criterion_.ce_weight == 0.7
     assert clf.net_.criterion_.emd_weight == 0.3
 
@@ -313,54 +297,60 @@ def test_ce_weight_reaches_the_criterion():
 def test_ce_weight_auto_mixes_cross_entropy_into_matrix_forms(
     ground_distance, expected
 ):
-    X, y = _ordinal_problem()
-    clf = _fast(ground_distance=ground_distance, warmup_epochs=1, max_iter=3)
+    X, y = ordinal_problem()
+    clf = fast_classifier(ground_distance=ground_distance, warmup_epochs=1, max_iter=3)
     assert clf.get_params()["ce_weight"] == "auto"
     clf.fit(X, y)
     # After the learned distance's warm-up, the criterion has its own weight back.
     assert clf.net_.criterion_.ce_weight == expected
     assert clf.get_params()["ce_weight"] == "auto"  # fit leaves the parameter
-    explicit = _fast(ground_distance=ground_distance, ce_weight=0.0, max_iter=3)
+    explicit = fast_classifier(
+        ground_distance=ground_distance, ce_weight=0.0, max_iter=3
+    )
     assert explicit.fit(X, y).net_.criterion_.ce_weight == 0.0
 
 
 def test_ce_weight_auto_trains_like_the_resolved_weight():
-    X, y = _ordinal_problem()
-    auto = _fast(ground_distance="uniform", max_iter=5).fit(X, y)
-    one = _fast(ground_distance="uniform", ce_weight=1.0, max_iter=5).fit(X, y)
+    X, y = ordinal_problem()
+    auto = fast_classifier(ground_distance="uniform", max_iter=5).fit(X, y)
+    one = fast_classifier(ground_distance="uniform", ce_weight=1.0, max_iter=5).fit(
+        X, y
+    )
     np.testing.assert_array_equal(auto.predict_proba(X), one.predict_proba(X))
-    ordinal = _fast(max_iter=5).fit(X, y)
-    zero = _fast(ce_weight=0.0, max_iter=5).fit(X, y)
+    ordinal = fast_classifier(max_iter=5).fit(X, y)
+    zero = fast_classifier(ce_weight=0.0, max_iter=5).fit(X, y)
     np.testing.assert_array_equal(ordinal.predict_proba(X), zero.predict_proba(X))
 
 
 def test_ce_weight_rejects_other_strings():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.raises(ValueError, match="ce_weight"):
-        _fast(ce_weight="half").fit(X, y)
+        fast_classifier(ce_weight="half").fit(X, y)
 
 
 def test_same_seed_same_predictions_and_global_rng_untouched():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     torch.manual_seed(123)
     before = torch.get_rng_state()
-    first = _fast(dropout=0.2, early_stopping=True).fit(X, y).predict_proba(X)
+    first = fast_classifier(dropout=0.2, early_stopping=True).fit(X, y).predict_proba(X)
     after = torch.get_rng_state()
-    second = _fast(dropout=0.2, early_stopping=True).fit(X, y).predict_proba(X)
+    second = (
+        fast_classifier(dropout=0.2, early_stopping=True).fit(X, y).predict_proba(X)
+    )
     assert torch.equal(before, after)
     np.testing.assert_array_equal(first, second)
 
 
 def test_different_seeds_give_different_networks():
-    X, y = _ordinal_problem()
-    first = _fast(random_state=0).fit(X, y).predict_proba(X)
-    second = _fast(random_state=1).fit(X, y).predict_proba(X)
+    X, y = ordinal_problem()
+    first = fast_classifier(random_state=0).fit(X, y).predict_proba(X)
+    second = fast_classifier(random_state=1).fit(X, y).predict_proba(X)
     assert not np.allclose(first, second)
 
 
 def test_training_attributes():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=7).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(max_iter=7).fit(X, y)
     assert clf.n_iter_ == 7
     assert len(clf.loss_curve_) == 7
     assert clf.best_loss_ == min(clf.loss_curve_)
@@ -375,8 +365,10 @@ def test_training_attributes():
 def test_batch_size_used_in_training(batch_size, early_stopping, expected):
     # "auto" is min(200, n) of the rows left for training after the validation
     # split; a batch size above n trains on all rows at once.
-    X, y = _ordinal_problem(n_samples=200)
-    clf = _fast(batch_size=batch_size, early_stopping=early_stopping, max_iter=2)
+    X, y = ordinal_problem(n_samples=200)
+    clf = fast_classifier(
+        batch_size=batch_size, early_stopping=early_stopping, max_iter=2
+    )
     clf.fit(X, y)
     history = clf.net_.history
     assert history[-1, "batches", 0, "train_batch_size"] == expected
@@ -385,20 +377,22 @@ def test_batch_size_used_in_training(batch_size, early_stopping, expected):
 
 
 def test_max_iter_without_convergence_warns():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
-        _fast(max_iter=2).fit(X, y)
+        fast_classifier(max_iter=2).fit(X, y)
 
 
 def test_plateau_stops_training_early():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=500, tol=1e-2, n_iter_no_change=3).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(max_iter=500, tol=1e-2, n_iter_no_change=3).fit(X, y)
     assert clf.n_iter_ < 500
 
 
 def test_early_stopping_keeps_the_best_validation_network():
-    X, y = _ordinal_problem(n_samples=400)
-    clf = _fast(early_stopping=True, max_iter=60, n_iter_no_change=5).fit(X, y)
+    X, y = ordinal_problem(n_samples=400)
+    clf = fast_classifier(early_stopping=True, max_iter=60, n_iter_no_change=5).fit(
+        X, y
+    )
     assert len(clf.validation_scores_) == clf.n_iter_
     assert len(clf.validation_loss_curve_) == clf.n_iter_
     assert clf.best_validation_loss_ == min(clf.validation_loss_curve_)
@@ -423,8 +417,8 @@ def test_early_stopping_with_a_part_too_small_to_stratify(fraction):
     # 200 rows, 4 classes: with 1 % (2 rows) the validation part, with 99 % the
     # training part cannot hold every class; the split is then a random one,
     # as for a class of a single sample.
-    X, y = _ordinal_problem(n_samples=200)
-    clf = _fast(early_stopping=True, validation_fraction=fraction, max_iter=3)
+    X, y = ordinal_problem(n_samples=200)
+    clf = fast_classifier(early_stopping=True, validation_fraction=fraction, max_iter=3)
     clf.fit(X, y)
     assert len(clf.validation_scores_) == 3
     n_valid = int(np.ceil(fraction * 200))
@@ -434,9 +428,9 @@ def test_early_stopping_with_a_part_too_small_to_stratify(fraction):
 
 
 def test_early_stopping_split_is_stratified():
-    X, y = _ordinal_problem(n_samples=400)
+    X, y = ordinal_problem(n_samples=400)
     y = np.where(np.arange(400) < 40, 4, y)  # a rare fifth class: 10 %
-    clf = _fast(early_stopping=True, validation_fraction=0.25)
+    clf = fast_classifier(early_stopping=True, validation_fraction=0.25)
     for seed in range(5):
         clf._random_state = np.random.RandomState(seed)
         _, valid = clf._split(X, y, None, incremental=False)
@@ -447,29 +441,29 @@ def test_early_stopping_split_is_stratified():
 
 
 def test_sgd_solver_trains():
-    X, y = _ordinal_problem()
-    clf = _fast(solver="sgd", learning_rate_init=0.2, max_iter=60).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(solver="sgd", learning_rate_init=0.2, max_iter=60).fit(X, y)
     assert clf.score(X, y) > 0.7
 
 
 def test_alpha_penalises_weights_not_biases():
-    X, y = _ordinal_problem()
-    clf = _fast(alpha=10.0, max_iter=1).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(alpha=10.0, max_iter=1).fit(X, y)
     (group,) = clf.net_.optimizer_.param_groups
     assert group["weight_decay"] == 0.0
     assert group["weight_decay_of_weights"] == pytest.approx(10.0 / len(X))
 
 
 def test_works_in_a_pipeline():
-    X, y = _ordinal_problem()
-    pipe = make_pipeline(StandardScaler(), _fast()).fit(X * 100 + 5, y)
+    X, y = ordinal_problem()
+    pipe = make_pipeline(StandardScaler(), fast_classifier()).fit(X * 100 + 5, y)
     assert pipe.score(X * 100 + 5, y) > 0.7
 
 
 def test_grid_search_over_loss_settings():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     grid = GridSearchCV(
-        _fast(max_iter=10),
+        fast_classifier(max_iter=10),
         {"ground_distance": ["ordinal", "uniform"], "ce_weight": [0.0, 0.5]},
         cv=2,
     ).fit(X, y)
@@ -478,24 +472,26 @@ def test_grid_search_over_loss_settings():
 
 
 def test_clone_gives_an_unfitted_copy_with_the_same_params():
-    clf = _fast(ground_distance=np.ones((3, 3)) - np.eye(3), ce_weight=0.3)
+    clf = fast_classifier(ground_distance=np.ones((3, 3)) - np.eye(3), ce_weight=0.3)
     copy = clone(clf)
     assert copy.get_params()["ce_weight"] == 0.3
     assert not hasattr(copy, "net_")
 
 
 def test_pickle_round_trip_gives_identical_predictions():
-    X, y = _ordinal_problem()
-    clf = _fast().fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier().fit(X, y)
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
 
 
 def test_pickle_does_not_carry_the_validation_data():
-    X, y = _ordinal_problem(n_samples=2000)
-    small = len(pickle.dumps(_fast(max_iter=2).fit(X[:200], y[:200])))
-    large = len(pickle.dumps(_fast(max_iter=2, early_stopping=True).fit(X, y)))
+    X, y = ordinal_problem(n_samples=2000)
+    small = len(pickle.dumps(fast_classifier(max_iter=2).fit(X[:200], y[:200])))
+    large = len(
+        pickle.dumps(fast_classifier(max_iter=2, early_stopping=True).fit(X, y))
+    )
     assert large < small * 1.5
 
 
@@ -510,17 +506,19 @@ class _TinyNet(nn.Module):
 
 
 def test_custom_module_class_with_params():
-    X, y = _ordinal_problem()
-    clf = _fast(module=_TinyNet, module_params={"width": 5}, max_iter=150).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(
+        module=_TinyNet, module_params={"width": 5}, max_iter=150
+    ).fit(X, y)
     assert clf.net_.module_.body[0].out_features == 5
     assert clf.score(X, y) > 0.6
 
 
 @pytest.mark.parametrize("width", [3, 5])
 def test_custom_module_with_the_wrong_number_of_outputs(width):
-    X, y = _ordinal_problem()  # 4 classes
+    X, y = ordinal_problem()  # 4 classes
     with pytest.raises(ValueError, match=r"shape \(200, 4\), for the 4 classes"):
-        _fast(module=nn.Linear(3, width)).fit(X, y)
+        fast_classifier(module=nn.Linear(3, width)).fit(X, y)
 
 
 def test_custom_module_returning_a_tuple_is_refused():
@@ -533,16 +531,16 @@ def test_custom_module_returning_a_tuple_is_refused():
             logits = self.linear(X)
             return logits, logits.detach()
 
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.raises(ValueError, match="returns a tuple; it must return a tensor"):
-        _fast(module=WithAux).fit(X, y)
+        fast_classifier(module=WithAux).fit(X, y)
 
 
 def test_custom_module_instance_is_not_modified_by_fit():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     module = _TinyNet()
     before = {k: v.clone() for k, v in module.state_dict().items()}
-    clf = _fast(module=module).fit(X, y)
+    clf = fast_classifier(module=module).fit(X, y)
     for key, value in module.state_dict().items():
         assert torch.equal(value, before[key])
     assert clf.net_.module_ is not module
@@ -567,7 +565,9 @@ def test_custom_module_accepts_image_arrays():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, size=60)
     X = rng.normal(size=(60, 1, 6, 6)) + y[:, None, None, None]
-    clf = _fast(module=_TinyConvNet, learning_rate_init=0.03, max_iter=100).fit(X, y)
+    clf = fast_classifier(
+        module=_TinyConvNet, learning_rate_init=0.03, max_iter=100
+    ).fit(X, y)
     assert clf.predict_proba(X).shape == (60, 3)
     assert clf.score(X, y) > 0.8
 
@@ -575,12 +575,12 @@ def test_custom_module_accepts_image_arrays():
 def test_default_network_rejects_image_arrays():
     X = np.zeros((10, 1, 3, 3))
     with pytest.raises(ValueError, match="dim"):
-        _fast().fit(X, np.arange(10) % 2)
+        fast_classifier().fit(X, np.arange(10) % 2)
 
 
 def test_trains_and_predicts_on_device(device):
-    X, y = _ordinal_problem()
-    clf = _fast(device=device).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(device=device).fit(X, y)
     assert next(clf.net_.module_.parameters()).device.type == device
     assert clf.predict_proba(X).dtype == np.float64
     assert clf.score(X, y) > 0.7
@@ -589,8 +589,8 @@ def test_trains_and_predicts_on_device(device):
 def test_fitted_on_cuda_unpickles_on_a_cpu_only_machine(monkeypatch):
     if not torch.cuda.is_available():
         pytest.skip("CUDA is not available")
-    X, y = _ordinal_problem()
-    clf = _fast(device="cuda").fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(device="cuda").fit(X, y)
     expected = clf.predict_proba(X)
     data = pickle.dumps(clf)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -620,7 +620,7 @@ def test_learned_ground_distance_finds_the_hidden_order():
     from skemd.ground_distance import seriate
 
     X, y, true_rank = _hidden_order_problem()
-    clf = _fast(
+    clf = fast_classifier(
         ground_distance="learned", ce_weight=1.0, hidden_layer_sizes=(32,), max_iter=40
     ).fit(X, y)
     rank = np.array([true_rank[label] for label in clf.classes_])
@@ -633,7 +633,9 @@ def test_learned_ground_distance_finds_the_hidden_order():
 
 def test_learned_distance_history_has_one_matrix_per_epoch_after_warmup():
     X, y, _ = _hidden_order_problem(n_samples=200)
-    clf = _fast(ground_distance="learned", warmup_epochs=3, max_iter=8).fit(X, y)
+    clf = fast_classifier(ground_distance="learned", warmup_epochs=3, max_iter=8).fit(
+        X, y
+    )
     assert len(clf.ground_distance_history_) == 5
     np.testing.assert_array_equal(
         clf.ground_distance_, clf.ground_distance_history_[-1]
@@ -649,7 +651,9 @@ def test_learned_distance_is_the_one_the_loss_used_in_the_last_epoch():
     from skemd.ground_distance import to_loss_matrix
 
     X, y, _ = _hidden_order_problem(n_samples=200)
-    clf = _fast(ground_distance="learned", warmup_epochs=2, max_iter=200, tol=0.5)
+    clf = fast_classifier(
+        ground_distance="learned", warmup_epochs=2, max_iter=200, tol=0.5
+    )
     clf.fit(X, y)  # stops on a plateau, before the final update
     assert clf.n_iter_ < 200
     expected = to_loss_matrix(clf.ground_distance_, offset=0.5, normalize=False)
@@ -660,7 +664,9 @@ def test_learned_distance_is_the_one_the_loss_used_in_the_last_epoch():
 
 def test_learned_warmup_is_cross_entropy_only_then_the_configured_mix():
     X, y, _ = _hidden_order_problem(n_samples=200)
-    clf = _fast(ground_distance="learned", ce_weight=0.3, warmup_epochs=2, max_iter=4)
+    clf = fast_classifier(
+        ground_distance="learned", ce_weight=0.3, warmup_epochs=2, max_iter=4
+    )
     clf.fit(X, y)
     criterion = clf.net_.criterion_
     assert (criterion.ce_weight, criterion.emd_weight) == (0.3, 1.0)
@@ -669,14 +675,16 @@ def test_learned_warmup_is_cross_entropy_only_then_the_configured_mix():
 def test_training_within_the_warmup_warns_and_falls_back_to_uniform():
     X, y, _ = _hidden_order_problem(n_samples=200)
     with pytest.warns(UserWarning, match="within the warm-up"):
-        clf = _fast(ground_distance="learned", warmup_epochs=5, max_iter=3).fit(X, y)
+        clf = fast_classifier(
+            ground_distance="learned", warmup_epochs=5, max_iter=3
+        ).fit(X, y)
     np.testing.assert_array_equal(clf.ground_distance_, 1 - np.eye(5))
     assert clf.ground_distance_history_ == []
 
 
 def test_learned_with_a_custom_module_and_feature_layer():
     X, y, _ = _hidden_order_problem(n_samples=200, n_classes=4)
-    clf = _fast(
+    clf = fast_classifier(
         ground_distance="learned",
         module=_TinyNet,
         module_params={"n_features": 4, "n_classes": 4},
@@ -699,12 +707,12 @@ def test_learned_module_without_features_is_a_clear_error():
             return X[:, :3] * self.scale
 
     with pytest.raises(ValueError, match="feature_layer"):
-        _fast(ground_distance="learned", module=NoLinear).fit(X, y)
+        fast_classifier(ground_distance="learned", module=NoLinear).fit(X, y)
 
 
 def test_learned_ground_distance_clones_pickles_and_grid_searches():
     X, y, _ = _hidden_order_problem(n_samples=200, n_classes=3)
-    clf = _fast(ground_distance="learned", warmup_epochs=1, max_iter=4)
+    clf = fast_classifier(ground_distance="learned", warmup_epochs=1, max_iter=4)
     restored = pickle.loads(pickle.dumps(clone(clf).fit(X, y)))
     np.testing.assert_array_equal(restored.predict(X), restored.predict(X))
     assert restored.ground_distance_.shape == (3, 3)
@@ -716,8 +724,8 @@ def test_learned_ground_distance_clones_pickles_and_grid_searches():
 
 @pytest.mark.parametrize("decision", ["argmax", "median", "expected_cost"])
 def test_predict_applies_the_decision_rule(decision):
-    X, y = _ordinal_problem(n_samples=400, n_classes=5)
-    clf = _fast(decision=decision).fit(X, y)
+    X, y = ordinal_problem(n_samples=400, n_classes=5)
+    clf = fast_classifier(decision=decision).fit(X, y)
     proba = clf.predict_proba(X)
     cost = proba @ clf.ground_distance_
     cdf = np.cumsum(proba, axis=1)
@@ -730,8 +738,8 @@ def test_predict_applies_the_decision_rule(decision):
 
 
 def test_median_decision_lowers_the_absolute_error_on_ordinal_data():
-    X, y = _ordinal_problem(n_samples=600, n_classes=6, seed=3)
-    clf = _fast(max_iter=60).fit(X[:400], y[:400])
+    X, y = ordinal_problem(n_samples=600, n_classes=6, seed=3)
+    clf = fast_classifier(max_iter=60).fit(X[:400], y[:400])
     errors = {}
     for decision in ("argmax", "median"):
         clf.set_params(decision=decision)
@@ -740,28 +748,30 @@ def test_median_decision_lowers_the_absolute_error_on_ordinal_data():
 
 
 def test_decision_is_searchable():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     grid = GridSearchCV(
-        _fast(max_iter=10), {"decision": ["argmax", "median", "expected_cost"]}, cv=2
+        fast_classifier(max_iter=10),
+        {"decision": ["argmax", "median", "expected_cost"]},
+        cv=2,
     ).fit(X, y)
     assert grid.best_params_["decision"] in ("argmax", "median", "expected_cost")
 
 
 def test_bfloat16_on_the_cpu_warns_and_trains_in_float32():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     with pytest.warns(UserWarning, match="CUDA only"):
-        clf = _fast(device="cpu", precision="bfloat16").fit(X, y)
+        clf = fast_classifier(device="cpu", precision="bfloat16").fit(X, y)
     assert clf.net_.precision == "float32"
     np.testing.assert_array_equal(
-        clf.predict_proba(X), _fast(device="cpu").fit(X, y).predict_proba(X)
+        clf.predict_proba(X), fast_classifier(device="cpu").fit(X, y).predict_proba(X)
     )
 
 
 def test_bfloat16_trains_and_predicts_on_cuda(device):
     if device != "cuda":
         pytest.skip("bfloat16 mixed precision runs on CUDA only")
-    X, y = _ordinal_problem()
-    clf = _fast(device=device, precision="bfloat16").fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(device=device, precision="bfloat16").fit(X, y)
     assert clf.net_.precision == "bfloat16"
     assert next(clf.net_.module_.parameters()).dtype == torch.float32
     proba = clf.predict_proba(X)
@@ -772,14 +782,14 @@ def test_bfloat16_trains_and_predicts_on_cuda(device):
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_optimizer_uses_the_fused_update(solver, device):
-    X, y = _ordinal_problem()
-    clf = _fast(solver=solver, device=device, max_iter=2).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(solver=solver, device=device, max_iter=2).fit(X, y)
     assert all(group["fused"] for group in clf.net_.optimizer_.param_groups)
 
 
 def test_fit_warnings_point_at_the_callers_line():
-    X, y = _ordinal_problem(n_samples=60, n_classes=2)
-    clf = _fast(max_iter=2, precision="bfloat16", ground_distance="learned")
+    X, y = ordinal_problem(n_samples=60, n_classes=2)
+    clf = fast_classifier(max_iter=2, precision="bfloat16", ground_distance="learned")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf.fit(X, y)
@@ -790,11 +800,11 @@ def test_fit_warnings_point_at_the_callers_line():
 
 
 def test_loss_and_samples_seen_as_in_mlpclassifier():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=7, tol=0.0).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(max_iter=7, tol=0.0).fit(X, y)
     assert clf.loss_ == clf.loss_curve_[-1]
     assert clf.t_ == 7 * len(X)
-    held_out = _fast(max_iter=7, tol=0.0, early_stopping=True).fit(X, y)
+    held_out = fast_classifier(max_iter=7, tol=0.0, early_stopping=True).fit(X, y)
     n_valid = int(np.ceil(0.1 * len(X)))
     assert held_out.t_ == 7 * (len(X) - n_valid)
 
@@ -803,8 +813,8 @@ def test_loss_and_samples_seen_as_in_mlpclassifier():
 
 
 def test_invscaling_follows_scikit_learns_formula(device):
-    X, y = _ordinal_problem(n_samples=120)
-    clf = _fast(
+    X, y = ordinal_problem(n_samples=120)
+    clf = fast_classifier(
         solver="sgd",
         learning_rate="invscaling",
         power_t=0.25,
@@ -822,9 +832,9 @@ def test_invscaling_follows_scikit_learns_formula(device):
 
 
 def test_invscaling_runs_on_over_warm_starts_and_partial_fit():
-    X, y = _ordinal_problem(n_samples=120)
+    X, y = ordinal_problem(n_samples=120)
     params = dict(solver="sgd", learning_rate="invscaling", tol=0.0, max_iter=2)
-    warm = _fast(warm_start=True, **params).fit(X, y).fit(X, y)
+    warm = fast_classifier(warm_start=True, **params).fit(X, y).fit(X, y)
     n = len(X)
     # The second fit starts a new optimiser at learning_rate_init, then decays
     # by the samples seen over both fits, as scikit-learn's MLP does.
@@ -832,7 +842,7 @@ def test_invscaling_runs_on_over_warm_starts_and_partial_fit():
     assert warm.net_.history[:, "learning_rate"] == pytest.approx(
         [0.01, 0.01 / (n + 1) ** 0.5, 0.01, 0.01 / (3 * n + 1) ** 0.5]
     )
-    partial = _fast(**params)
+    partial = fast_classifier(**params)
     for _ in range(3):
         partial.partial_fit(X, y, classes=[0, 1, 2, 3])
     assert partial.net_.history[:, "learning_rate"] == pytest.approx(
@@ -841,11 +851,11 @@ def test_invscaling_runs_on_over_warm_starts_and_partial_fit():
 
 
 def test_adaptive_divides_by_five_where_it_would_stop():
-    X, y = _ordinal_problem(n_samples=120)
+    X, y = ordinal_problem(n_samples=120)
     # With a huge tol no epoch counts as progress: the rate is divided by five
     # every n_iter_no_change + 1 epochs after the first, until it is 1e-6 or
     # less, and then training stops.
-    clf = _fast(
+    clf = fast_classifier(
         solver="sgd",
         learning_rate="adaptive",
         learning_rate_init=0.01,
@@ -874,10 +884,10 @@ def test_adaptive_divides_by_five_where_it_would_stop():
 
 
 def test_schedules_leave_adam_alone():
-    X, y = _ordinal_problem(n_samples=120)
-    plain = _fast(max_iter=5).fit(X, y)
+    X, y = ordinal_problem(n_samples=120)
+    plain = fast_classifier(max_iter=5).fit(X, y)
     for schedule in ("invscaling", "adaptive"):
-        scheduled = _fast(max_iter=5, learning_rate=schedule).fit(X, y)
+        scheduled = fast_classifier(max_iter=5, learning_rate=schedule).fit(X, y)
         np.testing.assert_array_equal(
             scheduled.predict_proba(X), plain.predict_proba(X)
         )
@@ -885,7 +895,7 @@ def test_schedules_leave_adam_alone():
 
 
 def test_adaptive_works_across_partial_fit_calls_as_in_scikit_learn():
-    X, y = _ordinal_problem(n_samples=120)
+    X, y = ordinal_problem(n_samples=120)
     params = dict(
         hidden_layer_sizes=(16,),
         solver="sgd",
@@ -906,8 +916,8 @@ def test_adaptive_works_across_partial_fit_calls_as_in_scikit_learn():
 
 
 def test_fitted_net_reports_its_parameters():
-    X, y = _ordinal_problem(n_samples=60)
-    clf = _fast(max_iter=2).fit(X, y)
+    X, y = ordinal_problem(n_samples=60)
+    clf = fast_classifier(max_iter=2).fit(X, y)
     params = clf.net_.get_params()
     assert params["callbacks__learning_rate__schedule"] == "constant"
     assert params["callbacks__plateau__monitor"] == "train_loss"
@@ -932,8 +942,8 @@ def _numpy_forward(coefs, intercepts, X, activation):
 
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
 def test_coefs_and_intercepts_reproduce_predict_proba(activation, device):
-    X, y = _ordinal_problem()
-    clf = _fast(
+    X, y = ordinal_problem()
+    clf = fast_classifier(
         hidden_layer_sizes=(8, 5), activation=activation, dropout=0.2, device=device
     ).fit(X, y)
     proba = _numpy_forward(clf.coefs_, clf.intercepts_, X, activation)
@@ -941,8 +951,8 @@ def test_coefs_and_intercepts_reproduce_predict_proba(activation, device):
 
 
 def test_mlp_attributes_match_mlpclassifier():
-    X, y = _ordinal_problem()
-    clf = _fast(hidden_layer_sizes=(8, 5)).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(hidden_layer_sizes=(8, 5)).fit(X, y)
     mlp = MLPClassifier(hidden_layer_sizes=(8, 5), max_iter=5).fit(X, y)
     assert [c.shape for c in clf.coefs_] == [c.shape for c in mlp.coefs_]
     assert [b.shape for b in clf.intercepts_] == [b.shape for b in mlp.intercepts_]
@@ -952,8 +962,8 @@ def test_mlp_attributes_match_mlpclassifier():
 
 
 def test_coefs_are_copies():
-    X, y = _ordinal_problem()
-    clf = _fast().fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier().fit(X, y)
     before = clf.predict_proba(X)
     clf.coefs_[0][:] = 0.0
     clf.intercepts_[-1][:] = 5.0
@@ -965,14 +975,14 @@ def test_mlp_attributes_of_a_custom_module_and_before_fit():
     from sklearn.exceptions import NotFittedError
 
     names = ["coefs_", "intercepts_", "n_layers_", "n_outputs_", "out_activation_"]
-    unfitted = _fast()
+    unfitted = fast_classifier()
     for name in names:
         assert not hasattr(unfitted, name)
         with pytest.raises(NotFittedError):
             getattr(unfitted, name)
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     module = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 4))
-    clf = _fast(module=module).fit(X, y)
+    clf = fast_classifier(module=module).fit(X, y)
     for name in ["coefs_", "intercepts_", "n_layers_"]:
         assert not hasattr(clf, name)
         with pytest.raises(AttributeError, match=r"Sequential.*net_\.module_"):
@@ -983,21 +993,21 @@ def test_mlp_attributes_of_a_custom_module_and_before_fit():
 
 def test_text_columns_of_a_frame_are_named():
     pd = pytest.importorskip("pandas")
-    X, y = _ordinal_problem(n_samples=60)
+    X, y = ordinal_problem(n_samples=60)
     frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(
         colour=np.where(X[:, 0] > 0, "red", "blue"),
         size=pd.Categorical(np.where(X[:, 1] > 0, "big", "small")),
     )
     pattern = r"columns of text or categories.*'colour', 'size'; encode them"
     with pytest.raises(ValueError, match=pattern):
-        _fast().fit(frame, y)
-    clf = _fast().fit(frame[["a", "b", "c"]], y)
+        fast_classifier().fit(frame, y)
+    clf = fast_classifier().fit(frame[["a", "b", "c"]], y)
     bad = frame[["a", "b", "c"]].astype({"c": object})
     bad.loc[0, "c"] = "n/a"
     with pytest.raises(ValueError, match=r"'c'; encode them.*'n/a'"):
         clf.predict(bad)
     with pytest.raises(ValueError, match="X holds text.*encode it first"):
-        _fast().fit(frame.to_numpy(), y)
+        fast_classifier().fit(frame.to_numpy(), y)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -1005,8 +1015,8 @@ def test_a_pickle_made_for_cuda_loads_on_the_cpu():
     # A net saved with device "cuda" (its tensors here on the CPU): skorch maps
     # it to the CPU where CUDA is absent, with a warning, and it still predicts
     # and trains.
-    X, y = _ordinal_problem()
-    clf = _fast().fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier().fit(X, y)
     expected = clf.predict_proba(X)
     clf.net_.device = "cuda"
     with pytest.warns(UserWarning, match="no CUDA devices are available"):
@@ -1018,18 +1028,20 @@ def test_a_pickle_made_for_cuda_loads_on_the_cpu():
 
 
 def test_classes_with_repeated_labels_name_them():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     labels = np.array(["a", "b", "c", "d"], dtype=object)[y]
     with pytest.raises(ValueError, match=r"repeated labels: \['a', 'b', 'c', 'a'\]"):
-        _fast(classes=["a", "b", "c", "a"]).fit(X, labels)
+        fast_classifier(classes=["a", "b", "c", "a"]).fit(X, labels)
 
 
 def test_classes_may_hold_a_label_no_sample_has_even_none():
     # A class without samples, of another type than the labels: no sorting of
     # mixed types is needed, so it is kept in its place.
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     labels = np.array(["a", "b", "c", "d"], dtype=object)[y]
-    clf = _fast(classes=np.array(["a", "b", None, "c", "d"], dtype=object), max_iter=2)
+    clf = fast_classifier(
+        classes=np.array(["a", "b", None, "c", "d"], dtype=object), max_iter=2
+    )
     clf.fit(X, labels)
     assert clf.classes_.tolist() == ["a", "b", None, "c", "d"]
     assert clf.predict_proba(X[:2]).shape == (2, 5)
@@ -1039,16 +1051,16 @@ def test_classes_may_hold_a_label_no_sample_has_even_none():
 def test_batch_norm_module_with_a_last_batch_of_one_row(n_samples):
     # 201 rows: batches of 200 and 1, which batch normalisation cannot train on;
     # the single row joins the batch before it. 301 with batches of 100 alike.
-    X, y = _ordinal_problem(n_samples=n_samples)
+    X, y = ordinal_problem(n_samples=n_samples)
     module = nn.Sequential(
         nn.Linear(3, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4)
     )
     batch_size = "auto" if n_samples == 201 else 100
-    clf = _fast(module=module, batch_size=batch_size, max_iter=3).fit(X, y)
+    clf = fast_classifier(module=module, batch_size=batch_size, max_iter=3).fit(X, y)
     sizes = [batch["train_batch_size"] for batch in clf.net_.history[-1, "batches"]]
     assert sizes == ([201] if n_samples == 201 else [100, 100, 101])
     # A network without batch normalisation keeps scikit-learn's batches.
-    plain = _fast(batch_size=batch_size, max_iter=1).fit(X, y)
+    plain = fast_classifier(batch_size=batch_size, max_iter=1).fit(X, y)
     sizes = [batch["train_batch_size"] for batch in plain.net_.history[-1, "batches"]]
     assert sizes == ([200, 1] if n_samples == 201 else [100, 100, 100, 1])
 
@@ -1068,8 +1080,8 @@ class _BatchStatistics(nn.Module):
 
 
 def test_a_module_that_needs_several_rows_trains():
-    X, y = _ordinal_problem()
-    clf = _fast(module=_BatchStatistics, max_iter=3).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(module=_BatchStatistics, max_iter=3).fit(X, y)
     assert clf.predict_proba(X[:5]).shape == (5, 4)
 
 
@@ -1087,8 +1099,8 @@ class _CountingNet(nn.Module):
 def test_the_output_check_runs_no_forward_pass_of_its_own():
     # It looks at the first training batch's output: no extra pass, so nothing
     # (a lazy module's weights, dropout masks) is drawn before training.
-    X, y = _ordinal_problem()  # 300 rows: two batches of at most 200
-    clf = _fast(module=_CountingNet, max_iter=3).fit(X, y)
+    X, y = ordinal_problem()  # 300 rows: two batches of at most 200
+    clf = fast_classifier(module=_CountingNet, max_iter=3).fit(X, y)
     assert clf.net_.module_.calls == 3 * 2
 
 
@@ -1110,9 +1122,9 @@ class _MaskedClass(nn.Module):
 
 @pytest.mark.parametrize("as_buffer", [False, True])
 def test_minus_infinity_masks_a_class(as_buffer):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem()
     y = np.minimum(y, 2)  # no sample of the masked class
-    clf = _fast(
+    clf = fast_classifier(
         module=_MaskedClass,
         module_params={"as_buffer": as_buffer},
         classes=[0, 1, 2, 3],
@@ -1124,8 +1136,8 @@ def test_minus_infinity_masks_a_class(as_buffer):
 
 
 def test_a_failed_refit_leaves_no_old_network_behind():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=2).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(max_iter=2).fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         clf.set_params(hidden_layer_sizes=(0,)).fit(X, np.minimum(y, 2))
     with pytest.raises(NotFittedError):
@@ -1133,6 +1145,6 @@ def test_a_failed_refit_leaves_no_old_network_behind():
 
 
 def test_hidden_layer_sizes_as_a_zero_dimensional_array():
-    X, y = _ordinal_problem()
-    clf = _fast(hidden_layer_sizes=np.array(6), max_iter=2).fit(X, y)
+    X, y = ordinal_problem()
+    clf = fast_classifier(hidden_layer_sizes=np.array(6), max_iter=2).fit(X, y)
     assert clf.coefs_[0].shape == (3, 6)

@@ -6,26 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import fast_classifier, ordinal_problem
 from sklearn.base import clone
 
-from skemd import EMDClassifier
 from skemd._net import DECAY_KEY
-
-
-def _ordinal_problem(n_samples=240, n_classes=4, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_samples, 3)).astype(np.float32)
-    latent = X[:, 0] + 0.5 * X[:, 1] + 0.2 * rng.normal(size=n_samples)
-    cuts = np.quantile(latent, np.linspace(0, 1, n_classes + 1)[1:-1])
-    return X, np.digitize(latent, cuts)
-
-
-def _fast(**params):
-    defaults = dict(
-        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=30, random_state=0
-    )
-    defaults.update(params)
-    return EMDClassifier(**defaults)
 
 
 def _weights(clf):
@@ -42,9 +26,9 @@ CLASSES = [0, 1, 2, 3]
 
 
 def test_one_partial_fit_call_is_one_epoch_of_fit(device):
-    X, y = _ordinal_problem()
-    fitted = _fast(max_iter=1, device=device).fit(X, y)
-    partial = _fast(device=device).partial_fit(X, y, classes=CLASSES)
+    X, y = ordinal_problem(240)
+    fitted = fast_classifier(max_iter=1, device=device).fit(X, y)
+    partial = fast_classifier(device=device).partial_fit(X, y, classes=CLASSES)
     assert partial.n_iter_ == 1
     np.testing.assert_array_equal(partial.predict_proba(X), fitted.predict_proba(X))
 
@@ -54,11 +38,11 @@ def test_partial_fit_calls_continue_the_optimiser(device, solver):
     # Without shuffling no randomness is drawn after the initialisation, so k calls
     # of one epoch reproduce k epochs of fit only if the weights and the optimiser
     # state (Adam's moments, SGD's momentum) carry over between calls.
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(240)
     params = dict(shuffle=False, solver=solver, batch_size=64, device=device)
-    fitted = _fast(max_iter=4, **params).fit(X, y)
+    fitted = fast_classifier(max_iter=4, **params).fit(X, y)
     assert fitted.n_iter_ == 4
-    partial = _fast(**params)
+    partial = fast_classifier(**params)
     for _ in range(4):
         partial.partial_fit(X, y, classes=CLASSES)
     assert partial.n_iter_ == 4
@@ -68,8 +52,8 @@ def test_partial_fit_calls_continue_the_optimiser(device, solver):
 
 
 def test_partial_fit_records_run_over_calls():
-    X, y = _ordinal_problem()
-    clf = _fast()
+    X, y = ordinal_problem(240)
+    clf = fast_classifier()
     for call in range(1, 6):
         clf.partial_fit(X, y, classes=CLASSES)
         assert clf.n_iter_ == call
@@ -83,9 +67,9 @@ def test_partial_fit_records_run_over_calls():
 
 
 def test_partial_fit_learns_from_chunks():
-    X, y = _ordinal_problem(n_samples=600)
+    X, y = ordinal_problem(n_samples=600)
     X_test, y_test = X[400:], y[400:]
-    clf = _fast(hidden_layer_sizes=(32,))
+    clf = fast_classifier(hidden_layer_sizes=(32,))
     for _ in range(20):
         for chunk in np.array_split(np.arange(400), 4):
             clf.partial_fit(X[chunk], y[chunk], classes=CLASSES)
@@ -96,17 +80,17 @@ def test_partial_fit_learns_from_chunks():
 
 
 def test_chunk_without_some_classes():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(240)
     low = y <= 1
-    clf = _fast().partial_fit(X[low], y[low], classes=CLASSES)
+    clf = fast_classifier().partial_fit(X[low], y[low], classes=CLASSES)
     assert clf.predict_proba(X).shape == (len(X), 4)
     clf.partial_fit(X[~low], y[~low])
     assert set(np.unique(clf.predict(X))) <= set(CLASSES)
 
 
 def test_penalty_and_batch_size_follow_each_call():
-    X, y = _ordinal_problem()
-    clf = _fast(alpha=0.3).partial_fit(X, y, classes=CLASSES)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(alpha=0.3).partial_fit(X, y, classes=CLASSES)
     group = clf.net_.optimizer_.param_groups[0]
     assert group[DECAY_KEY] == pytest.approx(0.3 / len(X))
     assert clf.net_.batch_size == 200
@@ -116,16 +100,16 @@ def test_penalty_and_batch_size_follow_each_call():
 
 
 def test_partial_fit_takes_the_class_order_from_the_parameter():
-    X, y = _ordinal_problem()
-    clf = _fast(classes=[3, 2, 1, 0]).partial_fit(X, y)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(classes=[3, 2, 1, 0]).partial_fit(X, y)
     np.testing.assert_array_equal(clf.classes_, [3, 2, 1, 0])
 
 
 def test_partial_fit_takes_the_class_order_from_an_ordered_categorical():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(240)
     names = np.array(["low", "mid", "high", "top"])[y]
     dtype = pd.CategoricalDtype(["low", "mid", "high", "top"], ordered=True)
-    clf = _fast().partial_fit(X, pd.Series(names, dtype=dtype))
+    clf = fast_classifier().partial_fit(X, pd.Series(names, dtype=dtype))
     np.testing.assert_array_equal(clf.classes_, ["low", "mid", "high", "top"])
     other = pd.CategoricalDtype(["top", "high", "mid", "low"], ordered=True)
     with pytest.raises(ValueError, match="categories"):
@@ -133,38 +117,38 @@ def test_partial_fit_takes_the_class_order_from_an_ordered_categorical():
 
 
 def test_partial_fit_needs_the_classes_on_the_first_call():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(240)
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
-        _fast().partial_fit(X, y)
+        fast_classifier().partial_fit(X, y)
 
 
 def test_partial_fit_classes_must_not_change():
-    X, y = _ordinal_problem()
-    clf = _fast().partial_fit(X, y, classes=CLASSES)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier().partial_fit(X, y, classes=CLASSES)
     clf.partial_fit(X, y, classes=CLASSES)
     with pytest.raises(ValueError, match="not the same as on the first call"):
         clf.partial_fit(X, y, classes=[0, 1, 2, 3, 4])
     with pytest.raises(ValueError, match="differs from the classes parameter"):
-        _fast(classes=[0, 1, 2, 3]).partial_fit(X, y, classes=[3, 2, 1, 0])
+        fast_classifier(classes=[0, 1, 2, 3]).partial_fit(X, y, classes=[3, 2, 1, 0])
 
 
 def test_partial_fit_unknown_label_is_named():
-    X, y = _ordinal_problem()
-    clf = _fast().partial_fit(X, y, classes=CLASSES)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier().partial_fit(X, y, classes=CLASSES)
     with pytest.raises(ValueError, match=r"does not cover: \[7\]"):
         clf.partial_fit(X, np.where(y == 3, 7, y))
 
 
 def test_partial_fit_with_other_features_is_an_error():
-    X, y = _ordinal_problem()
-    clf = _fast().partial_fit(X, y, classes=CLASSES)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier().partial_fit(X, y, classes=CLASSES)
     with pytest.raises(ValueError, match="X has 2 features"):
         clf.partial_fit(X[:, :2], y)
 
 
 def test_partial_fit_after_fit_continues_it():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=5, early_stopping=True).fit(X, y)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=5, early_stopping=True).fit(X, y)
     before = _weights(clf)
     n_iter = clf.n_iter_
     clf.partial_fit(X, y)
@@ -177,8 +161,8 @@ def test_partial_fit_after_fit_continues_it():
 
 
 def test_partial_fit_survives_pickling():
-    X, y = _ordinal_problem()
-    clf = _fast().partial_fit(X, y, classes=CLASSES)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier().partial_fit(X, y, classes=CLASSES)
     copy = pickle.loads(pickle.dumps(clf))
     clf.partial_fit(X, y)
     copy.partial_fit(X, y)
@@ -186,8 +170,8 @@ def test_partial_fit_survives_pickling():
 
 
 def test_clone_forgets_partial_fit():
-    X, y = _ordinal_problem()
-    clf = _fast().partial_fit(X, y, classes=CLASSES)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier().partial_fit(X, y, classes=CLASSES)
     fresh = clone(clf)
     assert not hasattr(fresh, "net_")
     with pytest.raises(ValueError, match="classes must be passed"):
@@ -195,8 +179,8 @@ def test_clone_forgets_partial_fit():
 
 
 def test_partial_fit_learned_distance_warms_up_across_calls():
-    X, y = _ordinal_problem()
-    clf = _fast(ground_distance="learned", warmup_epochs=3)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(ground_distance="learned", warmup_epochs=3)
     for _ in range(3):
         clf.partial_fit(X, y, classes=CLASSES)
         assert clf.ground_distance_history_ == []
@@ -222,8 +206,8 @@ def test_partial_fit_learned_distance_warms_up_across_calls():
 
 
 def test_warm_start_continues_from_the_fitted_weights():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=10, warm_start=True).fit(X, y)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=10, warm_start=True).fit(X, y)
     before = _weights(clf)
     # A tiny learning rate barely moves the weights: a warm start begins where
     # the previous fit ended, while a cold start would draw new weights.
@@ -239,8 +223,8 @@ def test_warm_start_continues_from_the_fitted_weights():
 
 
 def test_warm_start_records_run_on():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=4, warm_start=True, tol=0.0)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=4, warm_start=True, tol=0.0)
     clf.fit(X, y)
     first = list(clf.loss_curve_)
     clf.fit(X, y)
@@ -253,8 +237,8 @@ def test_warm_start_records_run_on():
 
 
 def test_without_warm_start_fit_starts_over():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=4, tol=0.0).fit(X, y)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=4, tol=0.0).fit(X, y)
     first = list(clf.loss_curve_)
     clf.fit(X, y)
     assert clf.n_iter_ == 4
@@ -262,8 +246,8 @@ def test_without_warm_start_fit_starts_over():
 
 
 def test_warm_start_with_early_stopping_keeps_validation_scores():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=3, warm_start=True, early_stopping=True, tol=0.0)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=3, warm_start=True, early_stopping=True, tol=0.0)
     clf.fit(X, y)
     clf.fit(X, y)
     assert len(clf.validation_scores_) == 6
@@ -272,8 +256,8 @@ def test_warm_start_with_early_stopping_keeps_validation_scores():
 
 
 def test_warm_start_learned_distance_skips_the_warm_up():
-    X, y = _ordinal_problem()
-    clf = _fast(ground_distance="learned", warmup_epochs=3, max_iter=5)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(ground_distance="learned", warmup_epochs=3, max_iter=5)
     clf.set_params(warm_start=True, tol=0.0).fit(X, y)
     assert len(clf.ground_distance_history_) == 2
     clf.fit(X, y)
@@ -288,8 +272,8 @@ def test_warm_start_learned_distance_skips_the_warm_up():
 
 
 def test_warm_start_with_other_classes_is_an_error():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=2, warm_start=True).fit(X, y)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=2, warm_start=True).fit(X, y)
     with pytest.raises(ValueError, match="same classes as in the previous call"):
         clf.fit(X, y + 1)
 
@@ -297,11 +281,11 @@ def test_warm_start_with_other_classes_is_an_error():
 def test_warm_start_with_plain_labels_keeps_the_fitted_order():
     # An ordered Categorical set the order; the same labels as plain strings
     # (sorted, they would be in another order) continue training in that order.
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(240)
     order = ["lo", "mid", "hi", "top"]
     labels = np.array(order, dtype=object)[y]
     target = pd.Categorical(labels, categories=order, ordered=True)
-    clf = _fast(max_iter=3, warm_start=True).fit(X, target)
+    clf = fast_classifier(max_iter=3, warm_start=True).fit(X, target)
     before = _weights(clf)
     clf.fit(X, labels)
     assert clf.classes_.tolist() == order
@@ -315,50 +299,52 @@ def test_warm_start_with_plain_labels_keeps_the_fitted_order():
 
 
 def test_warm_start_with_a_subset_of_the_classes_is_an_error():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=2, warm_start=True).fit(X, y)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=2, warm_start=True).fit(X, y)
     kept = y < 3
     with pytest.raises(ValueError, match="same classes as in the previous call"):
         clf.fit(X[kept], y[kept])
 
 
 def test_warm_start_with_another_order_is_an_error():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(240)
     order = ["lo", "mid", "hi", "top"]
     labels = np.array(order, dtype=object)[y]
-    clf = _fast(max_iter=2, warm_start=True, classes=order).fit(X, labels)
+    clf = fast_classifier(max_iter=2, warm_start=True, classes=order).fit(X, labels)
     clf.set_params(classes=["top", "hi", "mid", "lo"])
     with pytest.raises(ValueError, match="same classes as in the previous call"):
         clf.fit(X, labels)
 
 
 def test_warm_start_with_another_network_is_an_error():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=2, warm_start=True).fit(X, y)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=2, warm_start=True).fit(X, y)
     clf.set_params(hidden_layer_sizes=(8,))
     with pytest.raises(ValueError, match="network changed since.*warm_start=False"):
         clf.fit(X, y)
 
 
 def test_warm_start_with_other_features_is_an_error():
-    X, y = _ordinal_problem()
-    clf = _fast(max_iter=2, warm_start=True).fit(X, y)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(max_iter=2, warm_start=True).fit(X, y)
     with pytest.raises(ValueError, match="X has 2 features"):
         clf.fit(X[:, :2], y)
 
 
 def test_warm_start_on_an_unfitted_estimator_is_a_plain_fit():
-    X, y = _ordinal_problem()
-    warm = _fast(max_iter=3, warm_start=True).fit(X, y)
-    cold = _fast(max_iter=3).fit(X, y)
+    X, y = ordinal_problem(240)
+    warm = fast_classifier(max_iter=3, warm_start=True).fit(X, y)
+    cold = fast_classifier(max_iter=3).fit(X, y)
     np.testing.assert_array_equal(warm.predict_proba(X), cold.predict_proba(X))
 
 
 def test_partial_fit_on_a_plateau_keeps_learning_the_distance():
     # The plateau rule would end a fit here; partial_fit goes on, and every call
     # past the warm-up still learns a matrix for the next.
-    X, y = _ordinal_problem()
-    clf = _fast(ground_distance="learned", warmup_epochs=1, tol=1e9, n_iter_no_change=1)
+    X, y = ordinal_problem(240)
+    clf = fast_classifier(
+        ground_distance="learned", warmup_epochs=1, tol=1e9, n_iter_no_change=1
+    )
     for call in range(1, 7):
         clf.partial_fit(X, y, classes=CLASSES)
         learner = dict(clf.net_.callbacks_)["ground_distance"]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import fast_classifier, ordinal_problem
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -19,23 +20,6 @@ from skemd.ground_distance import (
 )
 from skemd.metrics import get_scorer
 
-
-def _ordinal_problem(n_samples=120, n_classes=4, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_samples, 3)).astype(np.float32)
-    latent = X[:, 0] + 0.5 * X[:, 1] + 0.2 * rng.normal(size=n_samples)
-    cuts = np.quantile(latent, np.linspace(0, 1, n_classes + 1)[1:-1])
-    return X, np.digitize(latent, cuts)
-
-
-def _fast(**params):
-    defaults = dict(
-        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=30, random_state=0
-    )
-    defaults.update(params)
-    return EMDClassifier(**defaults)
-
-
 # Short fits: the warning that max_iter ran out is expected.
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
@@ -51,14 +35,14 @@ RTOL = 1e-5
 
 @pytest.mark.parametrize("ground_distance", ["ordinal", "uniform", "learned"])
 def test_integer_weights_equal_repeated_rows(device, ground_distance):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     w = _counts(len(y))
     # One batch holds all the data, so both fits take the same steps.
     params = dict(
         batch_size=1000, ground_distance=ground_distance, warmup_epochs=3, device=device
     )
-    weighted = _fast(**params).fit(X, y, sample_weight=w)
-    repeated = _fast(**params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    weighted = fast_classifier(**params).fit(X, y, sample_weight=w)
+    repeated = fast_classifier(**params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
     np.testing.assert_allclose(
         weighted.predict_proba(X), repeated.predict_proba(X), rtol=RTOL, atol=1e-7
     )
@@ -76,31 +60,31 @@ def test_integer_weights_equal_repeated_rows(device, ground_distance):
     ],
 )
 def test_zero_weight_equals_leaving_the_sample_out(device, params):
-    X, y = _ordinal_problem(n_samples=200)
+    X, y = ordinal_problem(n_samples=200)
     w = np.ones(len(y))
     w[::3] = 0
     kept = w > 0
-    weighted = _fast(device=device, **params).fit(X, y, sample_weight=w)
-    subset = _fast(device=device, **params).fit(X[kept], y[kept])
+    weighted = fast_classifier(device=device, **params).fit(X, y, sample_weight=w)
+    subset = fast_classifier(device=device, **params).fit(X[kept], y[kept])
     np.testing.assert_array_equal(weighted.predict_proba(X), subset.predict_proba(X))
     assert weighted.loss_curve_ == subset.loss_curve_
     assert weighted.t_ == subset.t_
 
 
 def test_unit_weights_equal_no_weights():
-    X, y = _ordinal_problem()
-    weighted = _fast().fit(X, y, sample_weight=np.ones(len(y)))
-    plain = _fast().fit(X, y)
+    X, y = ordinal_problem(120)
+    weighted = fast_classifier().fit(X, y, sample_weight=np.ones(len(y)))
+    plain = fast_classifier().fit(X, y)
     np.testing.assert_array_equal(weighted.predict_proba(X), plain.predict_proba(X))
 
 
 def test_constant_weights_other_than_one_are_weights():
     # Weights of 2 count every sample twice: the loss is unchanged, the L2
     # penalty's n_samples doubles.
-    X, y = _ordinal_problem()
-    doubled = _fast(alpha=10.0).fit(X, y, sample_weight=np.full(len(y), 2.0))
-    plain = _fast(alpha=10.0).fit(X, y)
-    halved = _fast(alpha=5.0).fit(X, y)
+    X, y = ordinal_problem(120)
+    doubled = fast_classifier(alpha=10.0).fit(X, y, sample_weight=np.full(len(y), 2.0))
+    plain = fast_classifier(alpha=10.0).fit(X, y)
+    halved = fast_classifier(alpha=5.0).fit(X, y)
     np.testing.assert_allclose(
         doubled.predict_proba(X), halved.predict_proba(X), rtol=RTOL, atol=1e-7
     )
@@ -108,11 +92,11 @@ def test_constant_weights_other_than_one_are_weights():
 
 
 def test_weights_move_the_predictions():
-    X, y = _ordinal_problem(n_samples=400)
+    X, y = ordinal_problem(n_samples=400)
     top = y.max()
     heavy = np.where(y == top, 20.0, 1.0)
-    plain = _fast().fit(X, y)
-    weighted = _fast().fit(X, y, sample_weight=heavy)
+    plain = fast_classifier().fit(X, y)
+    weighted = fast_classifier().fit(X, y, sample_weight=heavy)
     assert (weighted.predict(X) == top).sum() > (plain.predict(X) == top).sum()
     assert (
         weighted.predict_proba(X)[:, -1].mean() > plain.predict_proba(X)[:, -1].mean()
@@ -120,12 +104,14 @@ def test_weights_move_the_predictions():
 
 
 def test_penalty_counts_the_weights():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     w = _counts(len(y)) + 0.5
-    clf = _fast(alpha=0.3).fit(X, y, sample_weight=w)
+    clf = fast_classifier(alpha=0.3).fit(X, y, sample_weight=w)
     group = clf.net_.optimizer_.param_groups[0]
     assert group[DECAY_KEY] == pytest.approx(0.3 / w.sum())
-    clf = _fast(alpha=0.3).partial_fit(X, y, sample_weight=2 * w, classes=[0, 1, 2, 3])
+    clf = fast_classifier(alpha=0.3).partial_fit(
+        X, y, sample_weight=2 * w, classes=[0, 1, 2, 3]
+    )
     assert group is not clf.net_.optimizer_.param_groups[0]
     assert clf.net_.optimizer_.param_groups[0][DECAY_KEY] == pytest.approx(
         0.3 / (2 * w.sum())
@@ -133,9 +119,12 @@ def test_penalty_counts_the_weights():
 
 
 def test_partial_fit_weights_equal_repeated_rows():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     w = _counts(len(y))
-    weighted, repeated = _fast(batch_size=1000), _fast(batch_size=1000)
+    weighted, repeated = (
+        fast_classifier(batch_size=1000),
+        fast_classifier(batch_size=1000),
+    )
     for _ in range(5):
         weighted.partial_fit(X, y, sample_weight=w, classes=[0, 1, 2, 3])
         repeated.partial_fit(
@@ -147,17 +136,19 @@ def test_partial_fit_weights_equal_repeated_rows():
 
 
 def test_partial_fit_positional_order_matches_mlpclassifier():
-    X, y = _ordinal_problem()
-    clf = _fast().partial_fit(X, y, np.ones(len(y)), [0, 1, 2, 3])
+    X, y = ordinal_problem(120)
+    clf = fast_classifier().partial_fit(X, y, np.ones(len(y)), [0, 1, 2, 3])
     np.testing.assert_array_equal(clf.classes_, [0, 1, 2, 3])
 
 
 def test_sample_weight_through_a_pipeline():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     w = _counts(len(y)) + 1.0
-    pipe = make_pipeline(StandardScaler(), _fast())
+    pipe = make_pipeline(StandardScaler(), fast_classifier())
     pipe.fit(X, y, emdclassifier__sample_weight=w)
-    direct = _fast().fit(StandardScaler().fit_transform(X), y, sample_weight=w)
+    direct = fast_classifier().fit(
+        StandardScaler().fit_transform(X), y, sample_weight=w
+    )
     np.testing.assert_array_equal(
         pipe.predict_proba(X),
         direct.predict_proba(StandardScaler().fit(X).transform(X)),
@@ -176,11 +167,13 @@ def test_sample_weight_through_a_pipeline():
     ],
 )
 def test_bad_sample_weight_is_named(weights, message):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     with pytest.raises(ValueError, match=message):
-        _fast().fit(X, y, sample_weight=weights(len(y)))
+        fast_classifier().fit(X, y, sample_weight=weights(len(y)))
     with pytest.raises(ValueError, match=message):
-        _fast().partial_fit(X, y, sample_weight=weights(len(y)), classes=[0, 1, 2, 3])
+        fast_classifier().partial_fit(
+            X, y, sample_weight=weights(len(y)), classes=[0, 1, 2, 3]
+        )
 
 
 def test_batches_carry_the_weights_of_their_rows():
@@ -225,55 +218,57 @@ def test_weighted_shares_give_weighted_centroids():
 
 
 def test_class_weight_dict_equals_the_sample_weights_it_gives():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     weights = {0: 2.0, 3: 0.5}
-    by_class = _fast(class_weight=weights).fit(X, y)
+    by_class = fast_classifier(class_weight=weights).fit(X, y)
     per_sample = np.array([weights.get(label, 1.0) for label in y])
-    by_sample = _fast().fit(X, y, sample_weight=per_sample)
+    by_sample = fast_classifier().fit(X, y, sample_weight=per_sample)
     np.testing.assert_array_equal(by_class.predict_proba(X), by_sample.predict_proba(X))
 
 
 def test_balanced_class_weight_equals_compute_sample_weight():
-    X, y = _ordinal_problem(n_samples=200)
+    X, y = ordinal_problem(n_samples=200)
     y = np.where(y == 3, 2, y)
     keep = (y != 0) | (np.arange(len(y)) % 4 == 0)  # a rare class 0
     X, y = X[keep], y[keep]
-    balanced = _fast(class_weight="balanced").fit(X, y)
+    balanced = fast_classifier(class_weight="balanced").fit(X, y)
     expected = compute_sample_weight("balanced", y)
-    by_sample = _fast().fit(X, y, sample_weight=expected)
+    by_sample = fast_classifier().fit(X, y, sample_weight=expected)
     np.testing.assert_array_equal(balanced.predict_proba(X), by_sample.predict_proba(X))
 
 
 def test_balanced_ignores_a_class_without_samples():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     y = np.where(y == 3, 2, y)
-    balanced = _fast(class_weight="balanced", classes=[0, 1, 2, 3]).fit(X, y)
-    by_sample = _fast(classes=[0, 1, 2, 3]).fit(
+    balanced = fast_classifier(class_weight="balanced", classes=[0, 1, 2, 3]).fit(X, y)
+    by_sample = fast_classifier(classes=[0, 1, 2, 3]).fit(
         X, y, sample_weight=compute_sample_weight("balanced", y)
     )
     np.testing.assert_array_equal(balanced.predict_proba(X), by_sample.predict_proba(X))
 
 
 def test_class_weight_multiplies_sample_weight():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     w = _counts(len(y)) + 0.5
-    both = _fast(class_weight={1: 3.0}).fit(X, y, sample_weight=w)
-    product = _fast().fit(X, y, sample_weight=w * np.where(y == 1, 3.0, 1.0))
+    both = fast_classifier(class_weight={1: 3.0}).fit(X, y, sample_weight=w)
+    product = fast_classifier().fit(X, y, sample_weight=w * np.where(y == 1, 3.0, 1.0))
     np.testing.assert_allclose(
         both.predict_proba(X), product.predict_proba(X), rtol=RTOL, atol=1e-7
     )
 
 
 def test_partial_fit_takes_a_class_weight_dict():
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     weights = {2: 4.0}
-    by_class = _fast(class_weight=weights).partial_fit(X, y, classes=[0, 1, 2, 3])
-    by_sample = _fast().partial_fit(
+    by_class = fast_classifier(class_weight=weights).partial_fit(
+        X, y, classes=[0, 1, 2, 3]
+    )
+    by_sample = fast_classifier().partial_fit(
         X, y, sample_weight=np.where(y == 2, 4.0, 1.0), classes=[0, 1, 2, 3]
     )
     np.testing.assert_array_equal(by_class.predict_proba(X), by_sample.predict_proba(X))
     with pytest.raises(ValueError, match="partial_fit does not see"):
-        _fast(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2, 3])
+        fast_classifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2, 3])
 
 
 @pytest.mark.parametrize(
@@ -288,15 +283,15 @@ def test_partial_fit_takes_a_class_weight_dict():
     ],
 )
 def test_bad_class_weight_is_named(class_weight, message):
-    X, y = _ordinal_problem()
+    X, y = ordinal_problem(120)
     with pytest.raises(ValueError, match=message):
-        _fast(class_weight=class_weight).fit(X, y)
+        fast_classifier(class_weight=class_weight).fit(X, y)
 
 
 def test_grid_search_over_class_weight():
-    X, y = _ordinal_problem(n_samples=160)
+    X, y = ordinal_problem(n_samples=160)
     search = GridSearchCV(
-        _fast(max_iter=5),
+        fast_classifier(max_iter=5),
         {"class_weight": [None, "balanced"]},
         scoring=get_scorer("neg_amae"),
         cv=2,
@@ -309,7 +304,7 @@ def test_metadata_routing_sends_each_folds_weights_to_fit():
     import sklearn
     from sklearn.model_selection import KFold, cross_validate
 
-    X, y = _ordinal_problem(n_samples=120)
+    X, y = ordinal_problem(n_samples=120)
     w = np.random.default_rng(3).integers(1, 4, size=len(y)).astype(float)
     cv = KFold(3, shuffle=True, random_state=0)
     params = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)

@@ -1,0 +1,43 @@
+"""Candidate defaults of EMDClassifier, measured on inner validation splits.
+
+The rounds that chose the network's defaults, as ``quality.py`` candidates.
+Each factory takes the seed of a partition and returns an unfitted estimator.
+Run a round on the selection part (inner protocol: fit and score inside the
+training parts; the test parts are never read), for example::
+
+    python benchmarks/quality.py --protocol inner --partitions 5 \\
+        --partitions-large 2 --candidates benchmarks/candidates_selection.py \\
+        --methods hgb logat tab tab_plain --jobs 2
+
+The reports of the rounds are in ``results/quality_inner_*.md``.
+"""
+
+from skemd import EMDClassifier
+
+# The ensemble as first measured: five (100, 100) networks, each stopped on its
+# own fifth of the rows, with piecewise-linear embeddings of numeric features.
+TAB = dict(
+    n_estimators=5,
+    numeric_embedding="piecewise_linear",
+    early_stopping=True,
+    validation_fraction=0.2,
+    n_iter_no_change=16,
+)
+
+
+def _emd(seed, **params):
+    return EMDClassifier(random_state=seed, **params)
+
+
+def _tab(seed, **changes):
+    return _emd(seed, **{**TAB, **changes})
+
+
+CANDIDATES = {
+    "tab": lambda seed: _tab(seed),
+    "tab_plain": lambda seed: _tab(seed, numeric_embedding=None),
+    "tab_k3": lambda seed: _tab(seed, n_estimators=3),
+    "tab_64": lambda seed: _tab(seed, hidden_layer_sizes=(64, 64)),
+    "tab_bins16": lambda seed: _tab(seed, n_bins=16, embedding_dim=8),
+    "tab_patience8": lambda seed: _tab(seed, n_iter_no_change=8),
+}
