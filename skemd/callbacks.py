@@ -17,7 +17,11 @@ from skorch.dataset import unpack_data
 from torch import nn
 
 from ._net import WeightedTarget
-from .ground_distance import _accumulate_class_sums, _distance_from_class_sums
+from .ground_distance import (
+    _accumulate_class_sums,
+    _distance_from_class_sums,
+    _to_loss_matrix,
+)
 from .losses import SquaredEMDLoss
 
 __all__ = ["LearnedGroundDistance", "target_labels"]
@@ -404,8 +408,9 @@ class LearnedGroundDistance(Callback):
             device = torch.device(net.device)
         else:
             device = distance.device
-        loss_matrix = distance - float(self.distance_offset)
-        loss_matrix.fill_diagonal_(1.0)
+        loss_matrix = _to_loss_matrix(
+            distance, offset=float(self.distance_offset), normalize=False
+        )
         net.criterion_.ground_distance = loss_matrix.to(
             device=device, dtype=dtype or torch.get_default_dtype()
         )

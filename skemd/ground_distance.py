@@ -9,6 +9,8 @@ class order from a distance.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 
@@ -22,17 +24,36 @@ __all__ = [
 ]
 
 
+def _check_n_classes(n_classes) -> int:
+    """``n_classes`` as an int: an integer, at least 1 (one class is at distance 0)."""
+    if (
+        isinstance(n_classes, bool)
+        or not isinstance(n_classes, numbers.Integral)
+        or n_classes < 1
+    ):
+        raise ValueError(
+            f"n_classes must be a positive integer, the number of classes; got "
+            f"{n_classes!r}."
+        )
+    return int(n_classes)
+
+
 def ordinal_distance(n_classes: int) -> np.ndarray:
     """Distance ``|i - j|`` between classes on a line, one step apart.
 
     Parameters
     ----------
     n_classes : int
-        Number of classes.
+        Number of classes, at least 1.
 
     Returns
     -------
     distance : ndarray of shape (n_classes, n_classes)
+
+    Raises
+    ------
+    ValueError
+        If ``n_classes`` is not an integer of at least 1.
 
     Examples
     --------
@@ -42,7 +63,7 @@ def ordinal_distance(n_classes: int) -> np.ndarray:
            [1., 0., 1.],
            [2., 1., 0.]])
     """
-    steps = np.arange(n_classes, dtype=float)
+    steps = np.arange(_check_n_classes(n_classes), dtype=float)
     return np.abs(steps[:, None] - steps[None, :])
 
 
@@ -52,11 +73,16 @@ def uniform_distance(n_classes: int) -> np.ndarray:
     Parameters
     ----------
     n_classes : int
-        Number of classes.
+        Number of classes, at least 1.
 
     Returns
     -------
     distance : ndarray of shape (n_classes, n_classes)
+
+    Raises
+    ------
+    ValueError
+        If ``n_classes`` is not an integer of at least 1.
 
     Examples
     --------
@@ -66,7 +92,7 @@ def uniform_distance(n_classes: int) -> np.ndarray:
            [1., 0., 1.],
            [1., 1., 0.]])
     """
-    return 1.0 - np.eye(n_classes)
+    return 1.0 - np.eye(_check_n_classes(n_classes))
 
 
 def check_ground_distance(distance, n_classes: int) -> np.ndarray:
@@ -143,7 +169,12 @@ def to_loss_matrix(
 
     Returns
     -------
-    matrix : ndarray of shape (K, K)
+    matrix : ndarray of shape (K, K), dtype float64
+
+    Raises
+    ------
+    ValueError
+        If ``distance`` is not a square matrix.
 
     Examples
     --------
@@ -153,15 +184,36 @@ def to_loss_matrix(
            [0.5, 1. , 0.5],
            [1. , 0.5, 1. ]])
     """
-    matrix = np.array(distance, dtype=float)
-    n_classes = matrix.shape[0]
-    off_diagonal = ~np.eye(n_classes, dtype=bool)
+    matrix = torch.from_numpy(np.array(distance, dtype=float))
+    return _to_loss_matrix(matrix, offset=offset, normalize=normalize).numpy()
+
+
+def _to_loss_matrix(
+    distance: torch.Tensor, *, offset: float = 0.0, normalize: bool = True
+) -> torch.Tensor:
+    """:func:`to_loss_matrix` of a tensor, on its device and in its floating dtype.
+
+    The one place the loss weights are made from a distance, for callers that
+    hold the distance as a tensor (the learned distance during training). The
+    result is a new tensor; ``distance`` is left as it is. No value is read back
+    to the host.
+    """
+    if distance.dim() != 2 or distance.shape[0] != distance.shape[1]:
+        raise ValueError(
+            "distance must be a square matrix, n_classes x n_classes; got shape "
+            f"{tuple(distance.shape)}."
+        )
+    if not distance.dtype.is_floating_point:
+        distance = distance.to(torch.get_default_dtype())
+    n_classes = distance.shape[0]
+    matrix = distance
     if normalize and n_classes > 1:
-        largest = matrix[off_diagonal].max()
-        if largest > 0:
-            matrix = matrix / largest
-    matrix[off_diagonal] -= offset
-    np.fill_diagonal(matrix, 1.0)
+        diagonal = torch.eye(n_classes, dtype=torch.bool, device=distance.device)
+        largest = distance.masked_fill(diagonal, -torch.inf).amax()
+        # A distance that is 0 off the diagonal has no scale: it is kept.
+        matrix = torch.where(largest > 0, distance / largest, distance)
+    matrix = matrix - offset
+    matrix.fill_diagonal_(1.0)
     return matrix
 
 
@@ -178,7 +230,9 @@ def _accumulate_class_sums(
     entries weight each sample's contribution to each class. Call it batch after
     batch, passing back ``sums`` and ``counts``, to reach the centroids of a whole
     data set without keeping its features; the centroid of class ``k`` is then
-    ``sums[k] / counts[k]``. Everything stays on the features' device.
+    ``sums[k] / counts[k]``. Everything stays on the features' device, except the
+    range of the class indices, read back to raise a ValueError for a label past
+    ``K - 1`` (on CUDA, an index out of range would end the process).
     """
     features = features.flatten(1) if features.dim() > 1 else features[:, None]
     dtype = torch.promote_types(features.dtype, torch.float32)
@@ -191,14 +245,37 @@ def _accumulate_class_sums(
         counts = normalised.new_zeros(n_classes)
     y = torch.as_tensor(y, device=features.device)
     if y.dim() == 2 and y.dtype.is_floating_point:
+        if y.shape != (features.shape[0], n_classes):
+            raise ValueError(
+                f"Soft targets for {features.shape[0]} samples and {n_classes} "
+                f"classes must have shape ({features.shape[0]}, {n_classes}); got "
+                f"shape {tuple(y.shape)}."
+            )
         weight = y.to(dtype)
         sums.addmm_(weight.T, normalised)
         counts.add_(weight.sum(dim=0))
     else:
+        if y.shape != (features.shape[0],):
+            raise ValueError(
+                f"y must hold one class index per sample, shape "
+                f"({features.shape[0]},); got shape {tuple(y.shape)}."
+            )
         index = y.long()
+        _check_class_range(index, n_classes)
         sums.index_add_(0, index, normalised)
         counts.index_add_(0, index, torch.ones_like(index, dtype=dtype))
     return sums, counts
+
+
+def _check_class_range(index: torch.Tensor, n_classes: int) -> None:
+    """Raise a ValueError unless every class index lies in 0, ..., K - 1."""
+    if index.numel():
+        low, high = torch.stack(torch.aminmax(index)).tolist()
+        if low < 0 or high >= n_classes:
+            raise ValueError(
+                f"y must hold class indices in 0, ..., {n_classes - 1} for "
+                f"{n_classes} classes; got labels from {low} to {high}."
+            )
 
 
 def _average_rank(distance: torch.Tensor) -> torch.Tensor:
@@ -332,8 +409,7 @@ def learned_distance(features, y, n_classes: int, *, power: float = 1.0):
             "features must have shape (n_samples, n_features); got shape "
             f"{tuple(features.shape)}."
         )
-    if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer; got {n_classes!r}.")
+    n_classes = _check_n_classes(n_classes)
     if not np.isfinite(power) or power <= 0:
         raise ValueError(f"power must be a positive number; got {power!r}.")
     if not bool(torch.isfinite(features).all()):
@@ -348,12 +424,7 @@ def learned_distance(features, y, n_classes: int, *, power: float = 1.0):
         )
     if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
         raise ValueError(f"y must hold integer class indices; got dtype {y.dtype}.")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n_classes):
-        raise ValueError(
-            f"y must hold class indices in 0, ..., {n_classes - 1}; got values from "
-            f"{int(y.min())} to {int(y.max())}."
-        )
-    sums, counts = _accumulate_class_sums(features, y, int(n_classes))
+    sums, counts = _accumulate_class_sums(features, y, n_classes)
     distance = _distance_from_class_sums(sums, counts, float(power))
     if as_numpy:
         return distance.cpu().numpy()

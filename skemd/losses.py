@@ -2,7 +2,8 @@
 
 The functions here need neither the estimator nor skorch: they take logits (or
 probabilities) and targets on any device and in any floating dtype, and return a
-differentiable tensor.
+differentiable tensor. float16 and bfloat16 inputs are computed in float32 and
+the result rounded back to their dtype, as autocast does for torch's own losses.
 
 Two forms are implemented, following Hou, Yu & Samaras (arXiv:1611.05916):
 
@@ -56,7 +57,7 @@ _ELEMENTWISE_SOFTMAX_MAX_CLASSES = 15
 _ELEMENTWISE_SOFTMAX_MIN_SAMPLES = 1024
 
 
-def _elementwise_softmax(logits: torch.Tensor) -> bool:
+def _use_elementwise_softmax(logits: torch.Tensor) -> bool:
     n_samples, n_classes = logits.shape
     return (
         logits.device.type == "cpu"
@@ -65,37 +66,53 @@ def _elementwise_softmax(logits: torch.Tensor) -> bool:
     )
 
 
-def _softmax_forward(logits: torch.Tensor) -> torch.Tensor:
-    """Softmax over classes, by the faster kernel for this shape and device."""
-    if _elementwise_softmax(logits):
-        proba = logits - logits.amax(dim=1, keepdim=True)
-        proba.exp_()
-        return proba.div_(proba.sum(dim=1, keepdim=True))
-    return torch.softmax(logits, dim=1)
+def _elementwise_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over classes by elementwise passes (a new tensor)."""
+    proba = logits - logits.amax(dim=1, keepdim=True)
+    proba.exp_()
+    return proba.div_(proba.sum(dim=1, keepdim=True))
 
 
-def _softmax_backward(grad: torch.Tensor, proba: torch.Tensor) -> torch.Tensor:
-    """Gradient with respect to the logits, p * (g - <g, p>); may reuse ``grad``."""
-    if _elementwise_softmax(proba):
-        row_dot = torch.linalg.vecdot(grad, proba, dim=1).unsqueeze_(1)
-        return grad.sub_(row_dot).mul_(proba)
-    return torch._softmax_backward_data(grad, proba, 1, proba.dtype)
+def _elementwise_softmax_backward(
+    grad: torch.Tensor, proba: torch.Tensor
+) -> torch.Tensor:
+    """Gradient with respect to the logits, p * (g - <g, p>); reuses ``grad``."""
+    row_dot = torch.linalg.vecdot(grad, proba, dim=1).unsqueeze_(1)
+    return grad.sub_(row_dot).mul_(proba)
 
 
-class _OrderedMeanFromLogits(torch.autograd.Function):
-    """Mean ordered squared EMD of logits against class indices, fused.
+def _fused_input(logits: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """What the fused nodes take: the logits, or their softmax made by autograd.
 
-    The training hot path: softmax, the difference of cumulative distributions
-    and its mean square in the forward pass; in the backward pass the gradient
-    of the cumulative sums and of the softmax, written out so that it costs two
-    to four kernels instead of autograd's eight. A double backward
+    Where the elementwise softmax is faster, the node computes it from the
+    logits and differentiates it by hand. Elsewhere :func:`torch.softmax` runs
+    outside the node, so that autograd differentiates it by torch's own kernel.
+    """
+    if _use_elementwise_softmax(logits):
+        return logits, True
+    return torch.softmax(logits, dim=1), False
+
+
+class _OrderedMean(torch.autograd.Function):
+    """Mean ordered squared EMD of a softmax against class indices, fused.
+
+    The training hot path: the difference of cumulative distributions and its
+    mean square in the forward pass; in the backward pass the gradient of the
+    cumulative sums, written out so that it costs fewer kernels than autograd's
+    differentiation of those steps.
+
+    ``input`` holds the output of :func:`torch.softmax`, or the logits when
+    ``softmax`` is true; the node then applies the elementwise softmax and
+    differentiates it too. The gradient returned for probabilities may be off
+    by a constant in each row, which the backward pass of the softmax that made
+    them removes: give this node nothing but softmax output. A double backward
     (``create_graph=True``) differentiates the unfused formula instead.
     """
 
     @staticmethod
-    def forward(ctx, logits, index):
-        n_samples, n_classes = logits.shape
-        proba = _softmax_forward(logits)
+    def forward(ctx, input, index, softmax):
+        n_samples, n_classes = input.shape
+        proba = _elementwise_softmax(input) if softmax else input
         # diff holds (F(p) - F(t)) / sqrt(N K), so that its squared norm is the mean.
         root_size = math.sqrt(n_samples * n_classes)
         if n_classes <= _MATMUL_MAX_CLASSES:
@@ -108,23 +125,24 @@ class _OrderedMeanFromLogits(torch.autograd.Function):
         else:
             diff = _unfused_ordered(proba, index).div_(root_size)
         flat = diff.view(-1)
-        ctx.save_for_backward(logits, index, proba, diff)
+        ctx.softmax = softmax
         ctx.root_size = root_size
+        ctx.save_for_backward(input, index, diff, proba if softmax else None)
         return torch.dot(flat, flat)
 
     @staticmethod
     def backward(ctx, grad_output):
-        logits, index, proba, diff = ctx.saved_tensors
+        input, index, diff, proba = ctx.saved_tensors
         if torch.is_grad_enabled():
             # create_graph=True: let autograd differentiate the plain formula,
-            # recomputed from the saved logits so that it joins their graph.
+            # recomputed from the saved input so that it joins its graph.
             with torch.enable_grad():
-                cdf_diff = _unfused_ordered(torch.softmax(logits, dim=1), index)
-                loss = cdf_diff.square().mean()
+                proba = torch.softmax(input, dim=1) if ctx.softmax else input
+                loss = _unfused_ordered(proba, index).square().mean()
                 (grad,) = torch.autograd.grad(
-                    loss, logits, grad_output, create_graph=True
+                    loss, input, grad_output, create_graph=True
                 )
-            return grad, None
+            return grad, None, None
         n_classes = diff.shape[1]
         scale = grad_output * (2.0 / ctx.root_size)
         if n_classes <= _MATMUL_MAX_CLASSES:
@@ -137,38 +155,46 @@ class _OrderedMeanFromLogits(torch.autograd.Function):
             # the softmax gradient ignores a constant added to a row, so the
             # total drops out: -(cumsum(d) - d).
             grad = diff.cumsum(dim=1).sub_(diff).mul_(-scale)
-        return _softmax_backward(grad, proba), None
+        if ctx.softmax:
+            grad = _elementwise_softmax_backward(grad, proba)
+        return grad, None, None
 
 
-class _MatrixMeanFromLogits(torch.autograd.Function):
-    """Mean squared EMD under a fixed ground-distance matrix, fused.
+class _MatrixMean(torch.autograd.Function):
+    """Mean squared EMD of a softmax under a fixed ground-distance matrix, fused.
 
-    Forward: softmax, the rows ``M[y]`` of the true classes, ``d = p - t`` and
-    ``mean(d * M[y] * d)``; backward: ``2 d * M[y]`` through the softmax. As for
-    the ordered form, a double backward differentiates the unfused formula.
+    Forward: the rows ``M[y]`` of the true classes, ``d = p - t`` and
+    ``mean(d * M[y] * d)``; backward: ``2 d * M[y]``. ``input`` and ``softmax``
+    are as for :class:`_OrderedMean`, and so is a double backward.
     """
 
     @staticmethod
-    def forward(ctx, logits, index, ground_distance):
-        proba = _softmax_forward(logits)
+    def forward(ctx, input, index, ground_distance, softmax):
+        proba = _elementwise_softmax(input) if softmax else input
         diff = _minus_true_class(proba, index)
         weighted = _true_class_rows(ground_distance, index).mul_(diff)
-        ctx.save_for_backward(logits, index, ground_distance, proba, weighted)
+        ctx.softmax = softmax
+        ctx.save_for_backward(
+            input, index, ground_distance, weighted, proba if softmax else None
+        )
         return torch.dot(weighted.view(-1), diff.view(-1)) / diff.numel()
 
     @staticmethod
     def backward(ctx, grad_output):
-        logits, index, ground_distance, proba, weighted = ctx.saved_tensors
+        input, index, ground_distance, weighted, proba = ctx.saved_tensors
         if torch.is_grad_enabled():
             with torch.enable_grad():
-                diff = _minus_true_class(torch.softmax(logits, dim=1), index)
+                proba = torch.softmax(input, dim=1) if ctx.softmax else input
+                diff = _minus_true_class(proba, index)
                 loss = (diff.square() * _true_class_rows(ground_distance, index)).mean()
                 (grad,) = torch.autograd.grad(
-                    loss, logits, grad_output, create_graph=True
+                    loss, input, grad_output, create_graph=True
                 )
-            return grad, None, None
+            return grad, None, None, None
         grad = weighted * (grad_output * (2.0 / weighted.numel()))
-        return _softmax_backward(grad, proba), None, None
+        if ctx.softmax:
+            grad = _elementwise_softmax_backward(grad, proba)
+        return grad, None, None, None
 
 
 def _minus_true_class(proba: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -303,27 +329,92 @@ def _leave_out_ignored(
     return index.masked_fill(~keep, 0), weight
 
 
+def _checked_sample_weight(sample_weight, device: torch.device) -> torch.Tensor:
+    """``sample_weight`` as a floating tensor on ``device``, finite and non-negative.
+
+    One reduction and one transfer to the host find NaN, infinity and negative
+    values; integer and boolean weights become the default floating dtype.
+    """
+    weight = torch.as_tensor(sample_weight, device=device)
+    if weight.dtype.is_complex:
+        raise TypeError(f"sample_weight must be real; got dtype {weight.dtype}.")
+    if not weight.dtype.is_floating_point:
+        weight = weight.to(torch.get_default_dtype())
+    if weight.numel():
+        low, high = torch.stack(torch.aminmax(weight.detach())).tolist()
+        if math.isnan(low) or math.isnan(high):
+            raise ValueError("sample_weight contains NaN.")
+        if low < 0:
+            raise ValueError(
+                f"sample_weight must be non-negative; its smallest value is {low}."
+            )
+        if math.isinf(high):
+            raise ValueError(f"sample_weight contains infinity ({high}).")
+    return weight
+
+
+def _scaled_weight(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Weights divided by a power of two that takes their maximum into [1, 2).
+
+    A weighted mean ``sum(w * loss) / sum(w)`` of the scaled weights neither
+    overflows nor underflows, whatever their scale. Division by a power of two
+    is exact (short of weights below the smallest normal number once scaled):
+    weights of ordinary size give the same bits as unscaled ones. The scaling
+    is done in ``dtype`` or the weights' own, whichever is wider, so that no
+    weight is rounded to infinity or 0 before it.
+    """
+    if weight.dtype == torch.bool or weight.numel() == 0:
+        return weight.to(dtype)
+    weight = weight.to(torch.promote_types(weight.dtype, dtype))
+    with torch.no_grad():
+        top = weight.amax()
+        # top = m * 2**e with m in [0.5, 1), so top / (2 m) is exactly 2**(e - 1),
+        # representable from the smallest subnormal to the largest finite top.
+        mantissa, _ = torch.frexp(top)
+        unit = torch.where(top > 0, top / (2 * mantissa), 1.0)
+    return (weight / unit).to(dtype)
+
+
 def _reduce(
     per_sample: torch.Tensor, sample_weight: torch.Tensor | None, reduction: str
 ) -> torch.Tensor:
     if sample_weight is not None:
-        sample_weight = torch.as_tensor(
-            sample_weight, dtype=per_sample.dtype, device=per_sample.device
-        )
         if sample_weight.shape != per_sample.shape:
             raise ValueError(
                 f"sample_weight has shape {tuple(sample_weight.shape)}; expected "
                 f"{tuple(per_sample.shape)}, one weight per sample."
             )
-        weighted = per_sample * sample_weight
         if reduction == "mean":
-            return weighted.sum() / sample_weight.sum()
-        per_sample = weighted
+            # The weights' scale cancels out of the mean: it is taken out first.
+            weight = _scaled_weight(sample_weight, per_sample.dtype)
+            return (per_sample * weight).sum() / weight.sum()
+        per_sample = per_sample * sample_weight.to(per_sample.dtype)
     if reduction == "mean":
         return per_sample.mean()
     if reduction == "sum":
         return per_sample.sum()
     return per_sample
+
+
+def _compute_dtype(input: torch.Tensor) -> tuple[torch.dtype, torch.dtype]:
+    """The dtype of the result, and the dtype the loss is computed in.
+
+    The result has the input's dtype (the default dtype for an integer input).
+    float16 and bfloat16 are computed in float32, as autocast runs torch's own
+    losses: the sums of a loss, of weights or of a mask overflow float16 past
+    65504, and bfloat16 keeps fewer than three significant digits.
+    """
+    dtype = input.dtype if input.dtype.is_floating_point else torch.get_default_dtype()
+    return dtype, torch.promote_types(dtype, torch.float32)
+
+
+def _cast(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``tensor.to(dtype)``, without its call when the dtype is already right.
+
+    The loss runs once per batch: on small batches a call into torch that does
+    nothing still costs as much as a few percent of the loss.
+    """
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
 
 
 def _check_reduction(reduction: str) -> None:
@@ -373,11 +464,17 @@ def squared_emd_loss(
     ground_distance : torch.Tensor of shape (K, K), default=None
         The matrix :math:`M`. ``None`` uses the class order (the exact 1-D form).
         Entries may be negative (a learned matrix with an offset rewards near
-        classes); the matrix is moved to the input's device and dtype.
+        classes); the matrix is moved to the input's device and to the dtype the
+        loss is computed in (see Notes).
     sample_weight : torch.Tensor of shape (N,) or (N, d1, ..., dk), default=None
         Per-sample weights (per position, or per sample and spread over its
-        positions). With ``reduction="mean"`` the result is the weighted mean,
-        ``sum(w * loss) / sum(w)``.
+        positions), finite and non-negative. With ``reduction="mean"`` the
+        result is the weighted mean, ``sum(w * loss) / sum(w)``, which does not
+        depend on the weights' scale: any weights from the smallest subnormal
+        number to the largest finite one give the mean of weights scaled to
+        about 1 (see Notes). With all weights 0 it is NaN, with a NaN gradient,
+        as for an empty batch. With ``"sum"`` and ``"none"`` the losses are
+        multiplied by the weights, whose scale the result then carries.
     reduction : {"mean", "sum", "none"}, default="mean"
         How to reduce the per-sample losses.
     from_logits : bool, default=True
@@ -394,15 +491,50 @@ def squared_emd_loss(
     -------
     loss : torch.Tensor
         A scalar, or the per-sample losses of shape (N,) (or (N, d1, ..., dk))
-        with ``reduction="none"``, 0 where the target is ``ignore_index``.
+        with ``reduction="none"``, 0 where the target is ``ignore_index``. Its
+        dtype is the input's (the default dtype for an integer input); under
+        autocast it is float32 (float64 for float64 input), as for torch's own
+        losses under autocast.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match, the reduction is unknown, or
+        ``sample_weight`` holds NaN, infinity or a negative value.
+    TypeError
+        If a 1-D target does not hold integers, or ``sample_weight`` is complex.
+    RuntimeError
+        If a class index lies outside ``0, ..., K - 1``.
 
     Notes
     -----
-    The case every training step takes, the mean over class indices computed
-    from logits (outside autocast, and with a ground-distance matrix that does
-    not require a gradient), runs as one autograd node whose backward pass is
-    written out; it gives the same values and gradients as the formulas above,
-    and second derivatives (``create_graph=True``) differentiate those formulas.
+    **Dtypes.** The loss is computed in float32 for float16 and bfloat16 input
+    (float64 stays float64), weights, masks and sums included: a float16 sum
+    overflows past 65504, which a mean over 65504 positions or weights of 100
+    over 1000 samples already reach. Only the result is rounded to the input's
+    dtype, and the gradient flows back to the input in its dtype. A result
+    that does not fit float16, a ``"sum"`` (or a weighted ``"none"``) past
+    65504, is ``inf`` there while its gradient, computed in float32, stays
+    finite; ask for the mean, or pass float32 input, to read such a value. A
+    gradient that does not fit float16 (``1 / p`` of the cross-entropy of a
+    probability near 0 in :class:`SquaredEMDLoss`) overflows, as torch's own.
+
+    **Weights.** For the weighted mean the weights are first divided by the
+    power of two that brings the largest into ``[1, 2)``, in the wider of the
+    weights' dtype and the computing one: neither sum can overflow or
+    underflow, and since the division is exact, weights of ordinary size give
+    the same result, bit for bit, as ``sum(w * loss) / sum(w)`` without it.
+    In float32 a weight below about ``1e-38`` of the largest loses precision,
+    and one below about ``1e-45`` of it counts as 0: its share of the mean is
+    beyond float32's precision anyway. Checking the weights reads two numbers
+    back from the device.
+
+    **The training step.** The mean over class indices computed from logits
+    (with a ground-distance matrix that does not require a gradient) runs as
+    one autograd node whose backward pass is written out, after
+    :func:`torch.softmax`; it gives the same values and gradients as the
+    formulas above, and second derivatives (``create_graph=True``)
+    differentiate those formulas.
 
     See Also
     --------
@@ -425,18 +557,51 @@ def squared_emd_loss(
     [0.0005, 0.6319]
     """
     _check_reduction(reduction)
+    if sample_weight is not None:
+        sample_weight = _checked_sample_weight(sample_weight, input.device)
+    dtype, _ = _compute_dtype(input)
+    args = (
+        input,
+        target,
+        ground_distance,
+        sample_weight,
+        reduction,
+        from_logits,
+        ignore_index,
+    )
+    if torch.is_autocast_enabled(input.device.type):
+        # The loss runs in float32 (or float64) whatever autocast would pick,
+        # and, as torch's losses under autocast, returns that dtype.
+        with torch.autocast(input.device.type, enabled=False):
+            return _squared_emd_loss(*args)
+    return _cast(_squared_emd_loss(*args), dtype)
+
+
+def _squared_emd_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    ground_distance,
+    sample_weight: torch.Tensor | None,
+    reduction: str,
+    from_logits: bool,
+    ignore_index: int | None,
+) -> torch.Tensor:
+    """:func:`squared_emd_loss` past its checks: in the computing dtype, no autocast.
+
+    The result is in the dtype of :func:`_compute_dtype`; the caller casts it.
+    """
     if input.dim() > 2:
         rows, target, sample_weight, loss_shape = _flatten_positions(
             input, target, sample_weight
         )
-        loss = squared_emd_loss(
+        loss = _squared_emd_loss(
             rows,
             target,
             ground_distance,
-            sample_weight=sample_weight,
-            reduction=reduction,
-            from_logits=from_logits,
-            ignore_index=ignore_index,
+            sample_weight,
+            reduction,
+            from_logits,
+            ignore_index,
         )
         return loss.reshape(loss_shape) if reduction == "none" else loss
     if input.dim() != 2:
@@ -450,7 +615,8 @@ def squared_emd_loss(
         raise ValueError(f"input has {n_samples} samples but target has {got}.")
     if ignore_index is not None:
         target, sample_weight = _leave_out_ignored(target, sample_weight, ignore_index)
-    dtype = input.dtype if input.dtype.is_floating_point else torch.get_default_dtype()
+    _, dtype = _compute_dtype(input)
+    input = _cast(input, dtype)
     if ground_distance is not None:
         ground_distance = torch.as_tensor(
             ground_distance, dtype=dtype, device=input.device
@@ -465,23 +631,20 @@ def squared_emd_loss(
         and reduction == "mean"
         and sample_weight is None
         and target.dim() == 1
-        and input.shape[0] > 0
-        and not torch.is_autocast_enabled(input.device.type)
+        and n_samples > 0
+        and (ground_distance is None or not ground_distance.requires_grad)
     ):
         # The case every training step takes: one fused autograd node.
+        index = _class_index(target)
+        fused_input, softmax = _fused_input(input)
         if ground_distance is None:
-            return _OrderedMeanFromLogits.apply(input.to(dtype), _class_index(target))
-        if not ground_distance.requires_grad:
-            return _MatrixMeanFromLogits.apply(
-                input.to(dtype), _class_index(target), ground_distance
-            )
-    proba = _as_distribution(input.to(dtype), from_logits)
+            return _OrderedMean.apply(fused_input, index, softmax)
+        return _MatrixMean.apply(fused_input, index, ground_distance, softmax)
+    proba = _as_distribution(input, from_logits)
 
     if ground_distance is None:
         mean_only = reduction == "mean" and sample_weight is None
-        if n_classes <= _MATMUL_MAX_CLASSES and not torch.is_autocast_enabled(
-            proba.device.type
-        ):
+        if n_classes <= _MATMUL_MAX_CLASSES:
             # Few classes: the cumulative sums are products with the upper
             # triangle of ones, F(p) = p @ U, and F of class y is row y of U.
             # A product and its gradient are one kernel each, where a cumulative
@@ -529,6 +692,30 @@ def squared_emd_loss(
     return _reduce(per_sample, sample_weight, reduction)
 
 
+_BOTH_TERMS_ZERO = (
+    "ce_weight and emd_weight are both 0: the loss would be 0 for every input "
+    "and train nothing. Give at least one of them a positive weight."
+)
+
+
+def _term_weights(ce_weight, emd_weight) -> tuple[float, float]:
+    """The weights of the two terms as floats, finite, non-negative, not both 0."""
+    weights = []
+    for name, value in (("ce_weight", ce_weight), ("emd_weight", emd_weight)):
+        try:
+            weight = float(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{name} must be a real number; got {value!r}.") from error
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(
+                f"{name} must be a finite, non-negative number; got {value!r}."
+            )
+        weights.append(weight)
+    if weights == [0.0, 0.0]:
+        raise ValueError(_BOTH_TERMS_ZERO)
+    return weights[0], weights[1]
+
+
 class SquaredEMDLoss(nn.Module):
     r"""Squared EMD loss as a module, optionally mixed with cross-entropy.
 
@@ -546,9 +733,10 @@ class SquaredEMDLoss(nn.Module):
         the matrix of a state it loads. Assign a new matrix (a tensor) to the
         attribute ``ground_distance`` to change it between epochs.
     ce_weight : float, default=0.0
-        Weight of the cross-entropy term.
+        Weight of the cross-entropy term, finite and non-negative.
     emd_weight : float, default=1.0
-        Weight of the squared-EMD term.
+        Weight of the squared-EMD term, finite and non-negative; ``ce_weight``
+        and ``emd_weight`` may not both be 0 (the loss would train nothing).
     reduction : {"mean", "sum", "none"}, default="mean"
         How to reduce the per-sample losses.
     from_logits : bool, default=True
@@ -561,7 +749,20 @@ class SquaredEMDLoss(nn.Module):
 
     Inputs of shape ``(N, K, d1, ..., dk)`` with targets of shape
     ``(N, d1, ..., dk)`` (or soft targets of the input's shape) are taken as
-    for :class:`torch.nn.CrossEntropyLoss`: one sample per position.
+    for :class:`torch.nn.CrossEntropyLoss`: one sample per position. Dtypes and
+    weights are handled as by :func:`squared_emd_loss`: float16 and bfloat16
+    are computed in float32, the cross-entropy of probabilities included (it
+    takes the logarithm of the probabilities clamped at float32's smallest
+    normal number), and the weighted mean does not depend on the weights'
+    scale.
+
+    Raises
+    ------
+    ValueError
+        If ``ce_weight`` or ``emd_weight`` is negative or not finite, if both
+        are 0, or if ``reduction`` is unknown.
+    TypeError
+        If ``ce_weight`` or ``emd_weight`` is not a real number.
 
     Examples
     --------
@@ -601,8 +802,7 @@ class SquaredEMDLoss(nn.Module):
             if not ground_distance.dtype.is_floating_point:
                 ground_distance = ground_distance.to(torch.get_default_dtype())
         self.register_buffer("ground_distance", ground_distance)
-        self.ce_weight = float(ce_weight)
-        self.emd_weight = float(emd_weight)
+        self.ce_weight, self.emd_weight = _term_weights(ce_weight, emd_weight)
         self.reduction = reduction
         self.from_logits = from_logits
         self.ignore_index = ignore_index
@@ -626,40 +826,71 @@ class SquaredEMDLoss(nn.Module):
         Parameters
         ----------
         input : torch.Tensor of shape (N, K) or (N, K, d1, ..., dk)
-            Logits, or probabilities when ``from_logits=False``.
+            Logits, or probabilities when ``from_logits=False``, in any
+            floating dtype.
         target : torch.Tensor
             Class indices of shape (N,) or (N, d1, ..., dk), or soft targets of
             the input's shape.
         sample_weight : torch.Tensor of shape (N,) or (N, d1, ..., dk), default=None
-            Per-sample (or per-position) weights.
+            Per-sample (or per-position) weights, finite and non-negative; as for
+            :func:`squared_emd_loss`, their scale does not change the mean.
 
         Returns
         -------
         loss : torch.Tensor
-            The reduced loss, or per-sample losses with ``reduction="none"``.
+            The reduced loss, or per-sample losses with ``reduction="none"``, in
+            the input's dtype (float32 under autocast), as for
+            :func:`squared_emd_loss`.
+
+        Raises
+        ------
+        ValueError
+            If ``ce_weight`` and ``emd_weight`` have both been set to 0, or the
+            weights hold NaN, infinity or negative values.
         """
+        if self.ce_weight == 0.0 and self.emd_weight == 0.0:
+            raise ValueError(_BOTH_TERMS_ZERO)
+        if sample_weight is not None:
+            sample_weight = _checked_sample_weight(sample_weight, input.device)
+        dtype, _ = _compute_dtype(input)
+        if torch.is_autocast_enabled(input.device.type):
+            # As in squared_emd_loss: float32 arithmetic, and a float32 result.
+            with torch.autocast(input.device.type, enabled=False):
+                return self._loss(input, target, sample_weight)
+        return _cast(self._loss(input, target, sample_weight), dtype)
+
+    def _loss(
+        self,
+        input: torch.Tensor,
+        target: torch.Tensor,
+        sample_weight: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """:meth:`forward` past its checks: in the computing dtype, no autocast."""
         if input.dim() > 2:
             rows, target, sample_weight, loss_shape = _flatten_positions(
                 input, target, sample_weight
             )
-            loss = self(rows, target, sample_weight)
+            loss = self._loss(rows, target, sample_weight)
             return loss.reshape(loss_shape) if self.reduction == "none" else loss
         if self.ignore_index is not None:
             target, sample_weight = _leave_out_ignored(
                 target, sample_weight, self.ignore_index
             )
+        _, dtype = _compute_dtype(input)
+        input = _cast(input, dtype)
         # Terms with weight 0 are skipped and weights of 1 not applied: this runs
         # once per batch, and every extra operation counts on small batches.
-        if self.ce_weight == 0.0 and self.emd_weight != 0.0:
+        if self.ce_weight == 0.0:
             # The squared EMD alone: reduced where it is computed, which spares
             # the per-sample intermediate (weighting a reduced loss is linear).
-            loss = squared_emd_loss(
+            loss = _squared_emd_loss(
                 input,
                 target,
                 self.ground_distance,
-                sample_weight=sample_weight,
-                reduction=self.reduction,
-                from_logits=self.from_logits,
+                sample_weight,
+                self.reduction,
+                self.from_logits,
+                None,
             )
             return loss if self.emd_weight == 1.0 else self.emd_weight * loss
         if (
@@ -670,43 +901,43 @@ class SquaredEMDLoss(nn.Module):
         ):
             # The mean of a weighted sum is the weighted sum of the means: each
             # term by its fused kernel (cross-entropy's, and the squared EMD's).
+            # The squared EMD goes first: it checks the target.
             loss = None
             if self.emd_weight != 0.0:
-                loss = squared_emd_loss(input, target, self.ground_distance)
+                loss = _squared_emd_loss(
+                    input, target, self.ground_distance, None, "mean", True, None
+                )
                 if self.emd_weight != 1.0:
                     loss = self.emd_weight * loss
-            if self.ce_weight != 0.0:
-                ce = F.cross_entropy(input, target.long())
-                if self.ce_weight != 1.0:
-                    ce = self.ce_weight * ce
-                loss = ce if loss is None else loss + ce
-            return input.new_zeros(()) if loss is None else loss
+            ce = F.cross_entropy(input, target.long())
+            if self.ce_weight != 1.0:
+                ce = self.ce_weight * ce
+            return ce if loss is None else loss + ce
         per_sample = None
         if self.emd_weight != 0.0:
-            per_sample = squared_emd_loss(
+            per_sample = _squared_emd_loss(
                 input,
                 target,
                 self.ground_distance,
-                reduction="none",
-                from_logits=self.from_logits,
+                None,
+                "none",
+                self.from_logits,
+                None,
             )
             if self.emd_weight != 1.0:
                 per_sample = self.emd_weight * per_sample
-        if self.ce_weight != 0.0:
-            log_proba = (
-                torch.log_softmax(input, dim=1)
-                if self.from_logits
-                else torch.log(input.clamp_min(torch.finfo(input.dtype).tiny))
-            )
-            if target.dim() == 1:
-                ce = F.nll_loss(log_proba, target.long(), reduction="none")
-            else:
-                ce = -(target.to(log_proba.dtype) * log_proba).sum(dim=1)
-            if self.ce_weight != 1.0:
-                ce = self.ce_weight * ce
-            per_sample = ce if per_sample is None else per_sample + ce
-        if per_sample is None:
-            per_sample = input.new_zeros(input.shape[0])
+        log_proba = (
+            torch.log_softmax(input, dim=1)
+            if self.from_logits
+            else torch.log(input.clamp_min(torch.finfo(input.dtype).tiny))
+        )
+        if target.dim() == 1:
+            ce = F.nll_loss(log_proba, target.long(), reduction="none")
+        else:
+            ce = -(target.to(log_proba.dtype) * log_proba).sum(dim=1)
+        if self.ce_weight != 1.0:
+            ce = self.ce_weight * ce
+        per_sample = ce if per_sample is None else per_sample + ce
         return _reduce(per_sample, sample_weight, self.reduction)
 
     def extra_repr(self) -> str:

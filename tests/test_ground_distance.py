@@ -11,6 +11,7 @@ from skemd.ground_distance import (
     _accumulate_class_sums,
     _average_rank,
     _distance_from_class_sums,
+    _to_loss_matrix,
     check_ground_distance,
     learned_distance,
     ordinal_distance,
@@ -94,6 +95,18 @@ def test_uniform_distance_is_one_off_the_diagonal(n_classes):
     np.testing.assert_array_equal(uniform_distance(n_classes), expected)
 
 
+@pytest.mark.parametrize("function", [ordinal_distance, uniform_distance])
+@pytest.mark.parametrize("n_classes", [-1, 0, 2.5, 3.0, True, "3", None])
+def test_fixed_distances_reject_a_bad_number_of_classes(function, n_classes):
+    with pytest.raises(ValueError, match="n_classes must be a positive integer"):
+        function(n_classes)
+
+
+@pytest.mark.parametrize("function", [ordinal_distance, uniform_distance])
+def test_fixed_distances_take_numpy_integers(function):
+    np.testing.assert_array_equal(function(np.int64(3)), function(3))
+
+
 # --------------------------------------------------------------------------- #
 # check_ground_distance
 # --------------------------------------------------------------------------- #
@@ -139,6 +152,47 @@ def test_to_loss_matrix_normalises_by_largest_off_diagonal():
     distance = 3.0 * ordinal_distance(4)
     expected = _paper_loss_matrix(ordinal_distance(4) / 3.0, offset=0.1)
     np.testing.assert_allclose(to_loss_matrix(distance, offset=0.1), expected)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3,), (2, 2, 2), ()])
+def test_to_loss_matrix_of_a_matrix_that_is_not_square_raises(shape):
+    with pytest.raises(ValueError, match=r"square matrix, n_classes x n_classes"):
+        to_loss_matrix(np.ones(shape))
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("offset", [0.0, 0.25])
+def test_to_loss_matrix_of_a_tensor_stays_on_its_device(device, offset, normalize):
+    distance = learned_distance(*_random_problem(12), n_classes=5) * 3.0
+    tensor = torch.as_tensor(distance, dtype=torch.float32, device=device)
+    before = tensor.clone()
+    matrix = _to_loss_matrix(tensor, offset=offset, normalize=normalize)
+    assert matrix.device == tensor.device and matrix.dtype == torch.float32
+    torch.testing.assert_close(tensor, before, rtol=0, atol=0)
+    expected = to_loss_matrix(distance, offset=offset, normalize=normalize)
+    np.testing.assert_allclose(matrix.cpu().numpy(), expected, rtol=1e-6)
+
+
+def test_to_loss_matrix_of_a_learned_tensor_is_distance_minus_offset_exactly():
+    # What a learned distance becomes while training: the distance less the
+    # offset off the diagonal, 1 on it, bit for bit.
+    sums, counts = _accumulate_class_sums(
+        torch.as_tensor(_random_problem(13)[0], dtype=torch.float32),
+        torch.as_tensor(_random_problem(13)[1]),
+        5,
+    )
+    distance = _distance_from_class_sums(sums, counts, power=2.0)
+    expected = distance - 0.25
+    expected.fill_diagonal_(1.0)
+    matrix = _to_loss_matrix(distance, offset=0.25, normalize=False)
+    torch.testing.assert_close(matrix, expected, rtol=0, atol=0)
+
+
+def test_to_loss_matrix_of_a_distance_zero_off_the_diagonal_is_not_scaled():
+    np.testing.assert_array_equal(
+        to_loss_matrix(np.zeros((3, 3)), offset=0.5),
+        _paper_loss_matrix(np.zeros((3, 3)), 0.5),
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -309,6 +363,34 @@ def test_batched_accumulation_matches_whole_set():
     np.testing.assert_allclose(
         distance, learned_distance(features.numpy(), y, 5, power=2.0), atol=1e-12
     )
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        ([0, 1, 3, 2], r"in 0, \.\.\., 2 for 3 classes; got labels from 0 to 3"),
+        ([0, -1, 2, 2], r"in 0, \.\.\., 2 for 3 classes; got labels from -1 to 2"),
+        ([0, 1], r"one class index per sample, shape \(4,\); got shape \(2,\)"),
+    ],
+)
+def test_class_sums_reject_labels_out_of_range(y, message):
+    # Past K, index_add_ would fail with an index error (on CUDA, a device
+    # assertion that ends the process).
+    with pytest.raises(ValueError, match=message):
+        _accumulate_class_sums(torch.ones(4, 2), torch.tensor(y), 3)
+
+
+def test_class_sums_reject_soft_targets_of_the_wrong_width():
+    with pytest.raises(
+        ValueError, match=r"must have shape \(4, 3\); got shape \(4, 4\)"
+    ):
+        _accumulate_class_sums(torch.ones(4, 2), torch.full((4, 4), 0.25), 3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint64, np.int32])
+def test_learned_distance_rejects_labels_past_k_of_any_integer_dtype(dtype):
+    with pytest.raises(ValueError, match="got labels from 0 to 3"):
+        learned_distance(np.ones((4, 2)), np.array([0, 1, 2, 3], dtype=dtype), 3)
 
 
 def test_soft_targets_weight_class_sums_like_indices():

@@ -5,6 +5,7 @@ The oracles are plain numpy formulas written from METHOD.md, scipy's
 differentiated with ``torch.autograd.gradcheck`` in float64.
 """
 
+import math
 import pickle
 
 import numpy as np
@@ -854,7 +855,7 @@ def test_module_mix_is_weighted_cross_entropy_plus_emd(batch, form):
 
 
 @pytest.mark.parametrize("form", ["ordered", "matrix"])
-@pytest.mark.parametrize("weights", [(0.7, 2.0), (1.0, 0.0), (0.5, 1.0), (0.0, 0.0)])
+@pytest.mark.parametrize("weights", [(0.7, 2.0), (1.0, 0.0), (0.5, 1.0), (0.0, 2.0)])
 def test_module_mean_equals_mean_of_per_sample_losses(batch, form, weights):
     # The mean takes each term's own reduced kernel; it must agree, in value and
     # gradient, with the per-sample losses averaged.
@@ -863,14 +864,13 @@ def test_module_mean_equals_mean_of_per_sample_losses(batch, form, weights):
     ce_weight, emd_weight = weights
     logits = z.detach().clone().requires_grad_()
     mean = SquaredEMDLoss(m, ce_weight=ce_weight, emd_weight=emd_weight)(logits, y)
-    (grad,) = torch.autograd.grad(mean, logits) if mean.requires_grad else (None,)
+    (grad,) = torch.autograd.grad(mean, logits)
     per_sample = SquaredEMDLoss(
         m, ce_weight=ce_weight, emd_weight=emd_weight, reduction="none"
     )(logits, y)
     torch.testing.assert_close(mean, per_sample.mean())
-    if grad is not None:
-        (expected,) = torch.autograd.grad(per_sample.mean(), logits)
-        torch.testing.assert_close(grad, expected)
+    (expected,) = torch.autograd.grad(per_sample.mean(), logits)
+    torch.testing.assert_close(grad, expected)
 
 
 def test_module_mix_with_soft_targets_uses_soft_cross_entropy(batch):
@@ -1228,3 +1228,283 @@ def test_a_first_call_in_inference_mode_does_not_break_training():
     torch.testing.assert_close(loss.detach(), expected.clone())
     squared_emd_loss(z, y, sample_weight=weights).backward()
     assert torch.isfinite(z.grad).all()
+
+
+# --------------------------------------------------------------------------- #
+# Low-precision inputs: float16 and bfloat16
+# --------------------------------------------------------------------------- #
+
+LOW_PRECISION = [torch.float16, torch.bfloat16]
+
+
+def test_half_input_with_ignore_index_over_many_positions_matches_float32():
+    # 90 000 positions: a mask summed in float16 overflows past 65 504.
+    generator = torch.Generator().manual_seed(0)
+    z = torch.randn(1, 5, 300, 300, generator=generator)
+    y = torch.randint(0, 5, (1, 300, 300), generator=generator)
+    y[0, :10] = -100
+    expected = squared_emd_loss(z.half().float(), y, ignore_index=-100)
+    half = z.half().requires_grad_()
+
+    loss = squared_emd_loss(half, y, ignore_index=-100)
+    loss.backward()
+
+    assert loss.dtype == torch.float16
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-3)
+    assert torch.isfinite(half.grad).all() and half.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+def test_low_precision_weights_of_100_give_the_weighted_mean(dtype):
+    generator = torch.Generator().manual_seed(1)
+    z = torch.randn(1000, 5, generator=generator).to(dtype)
+    y = torch.randint(0, 5, (1000,), generator=generator)
+    expected = squared_emd_loss(z.float(), y)
+    for weight_dtype in (torch.float32, dtype):
+        weight = torch.full((1000,), 100.0, dtype=weight_dtype)
+        loss = squared_emd_loss(z, y, sample_weight=weight)
+        assert loss.dtype == dtype
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-2)
+
+
+def test_half_probabilities_of_a_large_batch_give_a_finite_mean():
+    generator = torch.Generator().manual_seed(2)
+    proba = torch.softmax(torch.randn(100_000, 10, generator=generator), dim=1)
+    y = torch.randint(0, 10, (100_000,), generator=generator)
+    expected = squared_emd_loss(proba.half().float(), y, from_logits=False)
+    loss = squared_emd_loss(proba.half(), y, from_logits=False)
+    assert torch.isfinite(loss)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-3)
+
+
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"reduction": "none"},
+        {"reduction": "sum", "sample_weight": "weights"},
+        {"ce_weight": 0.5},
+        {"ce_weight": 0.5, "from_logits": False},
+    ],
+)
+def test_low_precision_input_is_computed_in_float32(dtype, form, options):
+    # The same values in float32 give the same loss up to the final rounding,
+    # and the gradient comes back to the low-precision input.
+    z, y, _, m, w = _gradcheck_inputs(k=5, n=40, seed=20)
+    options = dict(options)
+    if options.get("from_logits") is False:
+        z = torch.softmax(z.detach(), dim=1)
+    weight = w.float() if options.pop("sample_weight", None) else None
+    criterion = SquaredEMDLoss(None if form == "ordered" else m.float(), **options)
+    low = z.detach().to(dtype).requires_grad_()
+    single = low.detach().float().requires_grad_()
+
+    loss, expected = criterion(low, y, weight), criterion(single, y, weight)
+    loss.sum().backward()
+    expected.sum().backward()
+
+    assert loss.dtype == dtype and low.grad.dtype == dtype
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(loss.float(), expected, rtol=eps, atol=1e-6)
+    torch.testing.assert_close(low.grad.float(), single.grad, rtol=eps, atol=1e-6)
+
+
+def test_cross_entropy_of_half_probabilities_clamps_at_float32_tiny():
+    # A zero probability of the true class costs -log(tiny) of float32, the
+    # dtype the loss runs in, as for float32 input, not -log(tiny) of float16.
+    proba = torch.tensor([[0.0, 1.0]])
+    criterion = SquaredEMDLoss(ce_weight=1.0, emd_weight=0.0, from_logits=False)
+    expected = criterion(proba, torch.tensor([0]))
+    loss = criterion(proba.half(), torch.tensor([0]))
+    assert expected.item() == pytest.approx(-math.log(torch.finfo(torch.float32).tiny))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-3)
+
+
+@pytest.mark.parametrize("ce_weight", [0.0, 0.5])
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_under_autocast_the_loss_of_bfloat16_input_is_float32(form, ce_weight):
+    # As torch's own losses under autocast: float32 arithmetic and result.
+    z, y, _, m, _ = _gradcheck_inputs(k=6, n=30, seed=21)
+    m = None if form == "ordered" else m.float()
+    criterion = SquaredEMDLoss(m, ce_weight=ce_weight)
+    low = z.detach().bfloat16()
+    expected = criterion(low.float(), y), squared_emd_loss(low.float(), y, m)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = criterion(low, y), squared_emd_loss(low, y, m)
+    for loss, value in zip(losses, expected, strict=True):
+        assert loss.dtype == torch.float32
+        torch.testing.assert_close(loss, value)
+
+
+def test_a_half_sum_past_65504_is_inf_with_a_finite_gradient():
+    # The documented limit of a float16 result: the value overflows, the
+    # gradient (computed in float32) does not.
+    z = torch.zeros(70_000, 3, dtype=torch.float16, requires_grad=True)
+    y = torch.zeros(70_000, dtype=torch.long)
+    loss = SquaredEMDLoss(ce_weight=1.0, reduction="sum")(z, y)
+    assert torch.isinf(loss)
+    loss.backward()
+    assert torch.isfinite(z.grad).all()
+    # Each row's gradient under 'sum' is that of a batch of one.
+    row = torch.zeros(1, 3, requires_grad=True)
+    SquaredEMDLoss(ce_weight=1.0, reduction="sum")(row, y[:1]).backward()
+    torch.testing.assert_close(
+        z.grad.float(), row.grad.expand(70_000, 3), rtol=1e-3, atol=0
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Weighted means and the scale of the weights
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("largest", [3e38, 1e30, 1e-30, 1e-45])
+@pytest.mark.parametrize("form", ["ordered", "matrix"])
+def test_weighted_mean_does_not_depend_on_the_weights_scale(form, largest):
+    z, y, _, m, w = _gradcheck_inputs(k=5, n=12, seed=22)
+    m = None if form == "ordered" else m.float()
+    z = z.detach().float()
+    w = w.float() / w.max()
+    if largest == 1e-45:
+        w = torch.ones_like(w)  # subnormal weights hold no other ratio
+    scaled = (w.double() * largest).float()
+    assert torch.isfinite(scaled).all() and (scaled > 0).all()
+    first, second = z.clone().requires_grad_(), z.clone().requires_grad_()
+
+    expected = squared_emd_loss(first, y, m, sample_weight=w)
+    loss = squared_emd_loss(second, y, m, sample_weight=scaled)
+    expected.backward()
+    loss.backward()
+
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(second.grad, first.grad)
+
+
+@pytest.mark.parametrize("power", [-100, -20, 20, 100])
+def test_weights_scaled_by_a_power_of_two_give_the_same_bits(batch, power):
+    z, y, w, m = batch
+    z, w = z.float(), w.float()
+    scaled = w * 2.0**power
+    for matrix in (None, m.float()):
+        torch.testing.assert_close(
+            squared_emd_loss(z, y, matrix, sample_weight=scaled),
+            squared_emd_loss(z, y, matrix, sample_weight=w),
+            rtol=0,
+            atol=0,
+        )
+
+
+def test_weighted_mean_of_ordinary_weights_is_the_plain_formula_bit_for_bit(batch):
+    # Scaling by a power of two is exact: the weighted mean keeps the bits of
+    # sum(w * loss) / sum(w) computed directly.
+    z, y, w, _ = batch
+    z, w = z.float(), w.float()
+    per_sample = squared_emd_loss(z, y, reduction="none")
+    expected = (per_sample * w).sum() / w.sum()
+    torch.testing.assert_close(
+        squared_emd_loss(z, y, sample_weight=w), expected, rtol=0, atol=0
+    )
+
+
+def test_float64_weights_past_the_float32_range_weigh_float32_input(batch):
+    z, y, w, _ = batch
+    z = z.float()
+    expected = squared_emd_loss(z, y, sample_weight=w)
+    for scale in (1e300, 1e-300):
+        loss = squared_emd_loss(z, y, sample_weight=w * scale)
+        torch.testing.assert_close(loss, expected)
+
+
+def test_all_zero_weights_give_nan_like_an_empty_batch(batch):
+    z, y, _, _ = batch
+    assert torch.isnan(squared_emd_loss(z, y, sample_weight=torch.zeros(10)))
+    assert squared_emd_loss(
+        z, y, sample_weight=torch.zeros(10), reduction="sum"
+    ).item() == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (-1.0, "non-negative; its smallest value is -1.0"),
+        (-math.inf, "non-negative; its smallest value is -inf"),
+        (math.nan, "contains NaN"),
+        (math.inf, r"contains infinity \(inf\)"),
+    ],
+)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_invalid_weights_raise(batch, bad, message, reduction):
+    z, y, w, _ = batch
+    w = w.clone()
+    w[3] = bad
+    with pytest.raises(ValueError, match=f"sample_weight .*{message}"):
+        squared_emd_loss(z, y, sample_weight=w, reduction=reduction)
+    criterion = SquaredEMDLoss(ce_weight=0.5, reduction=reduction, ignore_index=-1)
+    with pytest.raises(ValueError, match=f"sample_weight .*{message}"):
+        criterion(z, y, sample_weight=w)
+
+
+def test_invalid_weight_on_an_ignored_sample_still_raises(batch):
+    z, y, w, _ = batch
+    y, w = y.clone(), w.clone()
+    y[3], w[3] = -100, -2.0
+    with pytest.raises(ValueError, match="non-negative"):
+        squared_emd_loss(z, y, sample_weight=w, ignore_index=-100)
+
+
+def test_complex_weights_raise(batch):
+    z, y, w, _ = batch
+    with pytest.raises(TypeError, match="sample_weight must be real"):
+        squared_emd_loss(z, y, sample_weight=w.to(torch.complex64))
+
+
+# --------------------------------------------------------------------------- #
+# The weights of the two terms
+# --------------------------------------------------------------------------- #
+
+
+def test_module_with_both_term_weights_zero_raises_at_construction():
+    with pytest.raises(ValueError, match="ce_weight and emd_weight are both 0"):
+        SquaredEMDLoss(ce_weight=0, emd_weight=0)
+
+
+def test_module_with_both_term_weights_set_to_zero_raises_when_called(batch):
+    z, y, _, _ = batch
+    criterion = SquaredEMDLoss(ce_weight=1.0, emd_weight=0.0)
+    criterion.ce_weight = 0.0
+    with pytest.raises(ValueError, match="ce_weight and emd_weight are both 0"):
+        criterion(z, y)
+
+
+@pytest.mark.parametrize(
+    "weights, error, message",
+    [
+        ({"ce_weight": -0.5}, ValueError, r"ce_weight must be a finite, non-neg.*-0.5"),
+        ({"emd_weight": math.inf}, ValueError, "emd_weight must be a finite.*inf"),
+        ({"emd_weight": math.nan}, ValueError, "emd_weight must be a finite.*nan"),
+        ({"ce_weight": "much"}, TypeError, "ce_weight must be a real number.*much"),
+        ({"emd_weight": None}, TypeError, "emd_weight must be a real number.*None"),
+    ],
+)
+def test_module_with_an_invalid_term_weight_raises(weights, error, message):
+    with pytest.raises(error, match=message):
+        SquaredEMDLoss(**weights)
+
+
+# --------------------------------------------------------------------------- #
+# Public API only
+# --------------------------------------------------------------------------- #
+
+
+def test_losses_use_no_private_torch_api():
+    # Private functions (torch._softmax_backward_data and the like) change
+    # without notice between releases.
+    import inspect
+    import re
+
+    from skemd import losses
+
+    source = inspect.getsource(losses)
+    assert not re.findall(r"\btorch\.(?:_[A-Za-z]\w*|\w+\._\w+)", source)
