@@ -34,10 +34,9 @@ def _tab(seed, **changes):
 
 
 CANDIDATES = {
+    # Round A: the ingredients.
     "tab": lambda seed: _tab(seed),
     "tab_plain": lambda seed: _tab(seed, numeric_embedding=None),
-    "tab_k3": lambda seed: _tab(seed, n_estimators=3),
-    "tab_64": lambda seed: _tab(seed, hidden_layer_sizes=(64, 64)),
-    "tab_bins16": lambda seed: _tab(seed, n_bins=16, embedding_dim=8),
+    "tab_single": lambda seed: _tab(seed, n_estimators=1),
     "tab_patience8": lambda seed: _tab(seed, n_iter_no_change=8),
 }
