@@ -269,9 +269,10 @@ def check_sample_weight(
     weights = weights.astype(np.float64)
     finite = np.isfinite(weights)
     if not finite.all():
+        first = int(np.argmin(finite))
         raise ValueError(
-            f"{name} contains NaN or infinity (first at position "
-            f"{int(np.argmin(finite))})."
+            f"{name} contains NaN or infinity (first at position {first}), a "
+            f"weight of {weights[first]:g}; weights must be finite numbers."
         )
     negative = weights < 0
     if negative.any():

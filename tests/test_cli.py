@@ -10,15 +10,10 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from skemd import EMDClassifier
-from skemd._cli import (
-    _EpochReport,
-    _format_table,
-    _Progress,
-    _RankBaseline,
-    _split,
-    _weight_values,
-    main,
-)
+from skemd._cli import Failure, _parse_args, main
+from skemd._cli._data import _weights, load, split
+from skemd._cli._models import Progress, RankBaseline, fit, median_reference
+from skemd._cli._report import format_table
 
 MODELS = (
     "EMDClassifier (squared EMD)",
@@ -311,16 +306,15 @@ def test_ground_distance_is_passed_to_the_squared_emd_model(csv_file, capsys):
 
 
 def test_decision_is_passed_to_the_squared_emd_model(csv_file, capsys, monkeypatch):
-    from skemd import _cli
+    from skemd._cli import _models
 
     fitted = []
-    original = _cli._evaluate
 
-    def spy(pipeline, *args):
+    def spy(name, pipeline, *args):
         fitted.append(pipeline[-1])
-        return original(pipeline, *args)
+        return fit(name, pipeline, *args)
 
-    monkeypatch.setattr(_cli, "_evaluate", spy)
+    monkeypatch.setattr(_models, "fit", spy)
     argv = ["--csv", str(csv_file), "--target", "rating"] + FAST
     argv += ["--decision", "median", "--ground-distance", "uniform"]
     assert main(argv) == 0
@@ -340,12 +334,11 @@ def test_progress_redraws_an_epoch_counter_on_a_terminal():
         history = []
 
     stream = Terminal()
-    progress = _Progress(stream, width=5)
+    progress = Progress(stream, width=5)
     progress.start("net", max_epochs=10)
-    report = _EpochReport(progress.epoch)
     for epoch in (1, 2):
         Net.history.append({"epoch": epoch})
-        report.on_epoch_end(Net)
+        progress.on_epoch_end(Net)
     progress.finish("trained in 0.1 s (2 epochs)")
     text = stream.getvalue()
     assert "epoch 1/10" in text and "epoch 2/10" in text
@@ -358,7 +351,7 @@ def test_table_stars_every_best_value_including_ties():
         "a": {"MAE": 0.5, "QWK": 0.2, "accuracy": 0.7, "RPS": 0.3},
         "b": {"MAE": 0.5, "QWK": 0.4, "accuracy": 0.6, "RPS": 0.2},
     }
-    table = _format_table(scores, {"a": 1.0, "b": 2.0})
+    table = format_table(scores, {"a": 1.0, "b": 2.0})
     row_a, row_b = table.splitlines()[2:4]
     assert row_a.split()[1:5] == ["0.500*", "0.200", "0.700*", "0.300"]
     assert row_b.split()[1:5] == ["0.500*", "0.400*", "0.600", "0.200*"]
@@ -371,6 +364,12 @@ def write_weighted_csv(path, weights, n=60):
     rows += [f"{i},{line},{weights[i]}" for i, line in enumerate(lines[1:])]
     path.write_text("\n".join(rows) + "\n")
     return path
+
+
+def load_weighted(path):
+    """The data of a file of ``write_weighted_csv``, as the command reads it."""
+    argv = ["--csv", str(path), "--target", "rating", "--weight", "w", "--drop", "id"]
+    return load(_parse_args(argv))
 
 
 def test_weight_column_weighs_training_and_test_scores(tmp_path, capsys):
@@ -411,13 +410,11 @@ def test_zero_weights_are_counted_and_reported(tmp_path, capsys):
 def test_split_keeps_each_weight_with_its_row(tmp_path):
     import pandas as pd
 
-    from skemd._cli import _load_csv
-
     weights = np.arange(1, 61)
     path = write_weighted_csv(tmp_path / "w.csv", weights)
-    data = _load_csv(str(path), "rating", None, ",", "w", ["id"])
+    data = load_weighted(path)
     assert "id" not in data.X.columns and "w" not in data.X.columns
-    X_train, X_test, y_train, y_test, w_train, w_test, _ = _split(data, 0.25, 0)
+    X_train, X_test, y_train, y_test, w_train, w_test, _ = split(data, 0.25, 0)
     frame = pd.read_csv(path)
     for X, y, w in ((X_train, y_train, w_train), (X_test, y_test, w_test)):
         rows = frame.loc[X.index]
@@ -431,9 +428,8 @@ def test_rank_baseline_integer_weights_equal_repeated_rows():
     X = rng.normal(size=(40, 2))
     y = np.array(["a", "b", "c"])[np.digitize(X[:, 0], [-0.5, 0.5])]
     weights = rng.integers(0, 4, size=40)
-    classes = np.array(["a", "b", "c"])
-    weighted = _RankBaseline(mord.LogisticAT(), classes).fit(X, y, weights)
-    repeated = _RankBaseline(mord.LogisticAT(), classes).fit(
+    weighted = RankBaseline(mord.LogisticAT()).fit(X, y, weights)
+    repeated = RankBaseline(mord.LogisticAT()).fit(
         np.repeat(X, weights, axis=0), np.repeat(y, weights)
     )
     np.testing.assert_allclose(
@@ -447,8 +443,6 @@ def test_fit_passes_the_weights_to_the_model():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from skemd._cli import _fit
-
     class Recorder(ClassifierMixin, BaseEstimator):
         def fit(self, X, y, sample_weight=None):
             self.sample_weight_ = sample_weight
@@ -456,9 +450,9 @@ def test_fit_passes_the_weights_to_the_model():
 
     X, y, w = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1]), np.arange(4.0)
     pipeline = make_pipeline(StandardScaler(), Recorder())
-    _fit("recorder", pipeline, X, y, _Progress(io.StringIO(), 8), w)
+    fit("recorder", pipeline, X, y, Progress(io.StringIO(), 8), w)
     assert pipeline[-1].sample_weight_ is w
-    _fit("recorder", pipeline, X, y, _Progress(io.StringIO(), 8))
+    fit("recorder", pipeline, X, y, Progress(io.StringIO(), 8))
     assert pipeline[-1].sample_weight_ is None
 
 
@@ -467,19 +461,17 @@ def test_fit_passes_the_weights_to_the_model():
     [
         (["1", "x", "2"], "not numbers, such as 'x'"),
         ([1.0, np.nan, 2.0], "no value in 1 of 3 rows"),
-        ([1.0, -2.0, 2.0], "negative values, such as -2.0"),
-        ([1.0, np.inf, 2.0], "infinite"),
-        ([0, 0, 0], "zero in every row"),
+        ([1.0, -2.0, 2.0], "negative weights (first at position 1: -2)"),
+        ([1.0, np.inf, 2.0], "a weight of inf"),
+        ([0, 0, 0], "zero for every sample"),
         ([True, False, True], "not numbers"),
     ],
 )
 def test_bad_weight_columns_are_named(values, expected):
     import pandas as pd
 
-    from skemd._cli import _Failure
-
-    with pytest.raises(_Failure, match="weight column 'w'") as info:
-        _weight_values(pd.Series(values, name="w"))
+    with pytest.raises(Failure, match="weight column 'w'") as info:
+        _weights(pd.Series(values, name="w"))
     assert expected in str(info.value)
 
 
@@ -513,11 +505,9 @@ def test_dropping_every_feature_is_an_error(csv_file, capsys):
 
 def test_test_part_with_zero_weight_only_is_an_error(tmp_path, capsys):
     # Weight only on the training rows of the split that seed 0 draws.
-    from skemd._cli import _load_csv
-
     path = write_weighted_csv(tmp_path / "w.csv", np.ones(60))
-    data = _load_csv(str(path), "rating", None, ",", "w", ["id"])
-    test_rows = _split(data, 0.25, 0)[1].index
+    data = load_weighted(path)
+    test_rows = split(data, 0.25, 0).X_test.index
     weights = np.ones(60)
     weights[test_rows] = 0
     path = write_weighted_csv(tmp_path / "w.csv", weights)
@@ -984,11 +974,12 @@ def test_help_version_and_usage_errors_import_no_heavy_module(argv):
     assert result.stdout.splitlines()[-1] in ("[] 0", "[] 2")
 
 
-def test_dataset_names_are_those_of_skemd_datasets():
-    from skemd._cli import _dataset_names
+def test_dataset_choices_are_those_of_skemd_datasets():
+    from skemd._cli import _build_parser
     from skemd.datasets import list_datasets
 
-    assert _dataset_names() == list_datasets()
+    action = next(a for a in _build_parser()._actions if a.dest == "dataset")
+    assert list(action.choices) == list_datasets()
 
 
 # What a new user needs to read the output
@@ -1002,7 +993,7 @@ def test_progress_in_a_pipe_shows_each_start_and_every_tenth_epoch():
             self.flushed.append(self.getvalue())
 
     stream = Flushes()
-    progress = _Progress(stream, width=3)
+    progress = Progress(stream, width=3)
     progress.start("net", max_epochs=40)
     for epoch in range(1, 13):
         progress.epoch(epoch)
@@ -1056,16 +1047,12 @@ def test_the_decision_rule_names_the_decision_given(csv_file, capsys):
 def test_median_reference_takes_the_class_order_and_the_weights(weights, expected):
     import pandas as pd
 
-    from skemd._cli import _MedianClass
-
     order = ["low", "mid", "high", "top"]
     y = pd.Series(pd.Categorical(["low", "mid", "mid", "high", "high"], order, True))
-    X = np.zeros((5, 1))
-    reference = _MedianClass().fit(X, y, sample_weight=weights)
-    assert list(reference.classes_) == order
-    assert list(reference.predict(X[:2])) == [expected, expected]
-    proba = reference.predict_proba(X[:1])
-    assert proba.tolist() == [[float(label == expected) for label in order]]
+    y_pred, proba = median_reference(y, weights, 2)
+    assert list(y_pred) == [expected, expected]
+    # One column per class in class order, the unseen "top" included.
+    assert proba.tolist() == [[float(label == expected) for label in order]] * 2
 
 
 def test_text_classes_without_order_get_a_note_on_the_guess(csv_file, capsys):
@@ -1086,3 +1073,12 @@ def test_given_or_numeric_orders_get_no_note(argv, csv_file, tmp_path, capsys):
     )
     assert main(["--csv", str(path), *argv] + FAST) == 0
     assert "guess" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["inf", "1e308"])
+def test_a_feature_too_large_for_the_networks_is_named(value, tmp_path, capsys):
+    # Scaling 1e308 overflows: without the check, the error would speak of NaN.
+    rows = [f"{i % 5},{value if i == 3 else i},{'abc'[i % 3]}" for i in range(30)]
+    path = _write(tmp_path / "big.csv", "a,b,grade", rows)
+    status = main(["--csv", str(path), "--target", "grade"])
+    assert_one_line_error(capsys, status, 1, "feature column(s) 'b'", "too large")

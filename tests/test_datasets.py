@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
@@ -109,6 +110,18 @@ def _pandas():
 
 def test_list_datasets_names_every_bundled_dataset():
     assert list_datasets() == NAMES
+
+
+def test_listing_the_datasets_does_not_import_scikit_learn():
+    # The command line lists them for --help, which must answer at once.
+    code = (
+        "import sys; from skemd.datasets import list_datasets; list_datasets(); "
+        "print('sklearn' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == "False", result.stderr
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1124,13 +1124,19 @@ BAD_WEIGHTS = [
         id="ragged",
     ),
     pytest.param(
-        [1.0, np.nan, 1.0], r"NaN or infinity \(first at position 1\)", id="nan"
+        [1.0, np.nan, 1.0],
+        r"NaN or infinity \(first at position 1\), a weight of nan",
+        id="nan",
     ),
     pytest.param(
-        [1.0, 1.0, np.inf], r"NaN or infinity \(first at position 2\)", id="inf"
+        [1.0, 1.0, np.inf],
+        r"NaN or infinity \(first at position 2\), a weight of inf",
+        id="inf",
     ),
     pytest.param(
-        [1.0, None, 1.0], r"NaN or infinity \(first at position 1\)", id="none"
+        [1.0, None, 1.0],
+        r"NaN or infinity \(first at position 1\), a weight of nan",
+        id="none",
     ),
     pytest.param(
         [1.0, -0.5, 1.0],

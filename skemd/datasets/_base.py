@@ -15,7 +15,6 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from sklearn.utils import Bunch
 
 _PACKAGE = "skemd.datasets"
 _TARGET = "target"
@@ -161,6 +160,10 @@ def _load(spec: _DatasetSpec, caller: str, *, return_X_y: bool, as_frame: bool):
 
     if return_X_y:
         return data, target
+    # Imported here: listing the datasets (as `skemd --help` does) needs no
+    # scikit-learn.
+    from sklearn.utils import Bunch
+
     return Bunch(
         data=data,
         target=target,

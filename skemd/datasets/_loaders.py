@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.utils import Bunch
+if TYPE_CHECKING:
+    from sklearn.utils import Bunch
 
 from ._base import _SPECS, _load
 
