@@ -31,6 +31,7 @@ from skorch.callbacks import Callback, PrintLog
 from . import _labels
 from ._data import InMemoryDataset, as_rows
 from ._decision import DECISIONS, decide
+from ._distributed import DataParallelNet, EpochAcrossRanks, Ranks
 from ._inputs import naming_text_columns, resolve_device
 from ._modules import (
     MLP,
@@ -71,6 +72,7 @@ _OWN_CALLBACKS = (
     "best",
     "plateau",
     "ground_distance",
+    "ranks",
 )
 # History keys that the printed table leaves out (matrices and lists).
 _NOT_PRINTED = (
@@ -103,6 +105,36 @@ def _random_source(seed: int, device: torch.device, global_state: bool):
     if on_device is not cpu:
         on_device.manual_seed(seed)
     yield cpu, on_device
+
+
+def _largest_weight(weight, n_samples, ranks):
+    """The weights, and the largest (None without weights).
+
+    Data-parallel, the largest of any rank, so that the weights of every rank
+    are scaled alike; a rank without weights then weighs its rows 1 each.
+    """
+    top = None if weight is None else float(weight.max())
+    if not ranks.distributed:
+        return weight, top
+    top = ranks.max(1.0 if top is None else top)
+    if weight is None and top != 1.0:
+        weight = np.ones(n_samples)
+    return weight, top
+
+
+def _reseed(generator, seed: int) -> None:
+    """Seed ``generator``, or (None) the global state forked for this fit."""
+    if generator is None:
+        torch.manual_seed(seed)
+    else:
+        generator.manual_seed(seed)
+
+
+def _learn_from_chunks(net) -> None:
+    """Let a learned distance pool the class sums of ``partial_fit``'s chunks."""
+    learner = dict(net.callbacks_).get("ground_distance")
+    if isinstance(learner, LearnedGroundDistance):
+        learner.accumulate = True
 
 
 def _use_generator(net, generator) -> None:
@@ -266,6 +298,34 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         slower on small networks.
     device : str or torch.device, default="auto"
         Where to train: ``"auto"`` picks CUDA when it is available, else the CPU.
+        With ``distributed=True``, ``"cuda"`` is the GPU of each process (its
+        ``LOCAL_RANK``, else the current CUDA device).
+    n_threads : int, "auto" or None, default="auto"
+        torch threads (``torch.set_num_threads``) during :meth:`fit`,
+        :meth:`partial_fit` and prediction, the caller's setting restored
+        afterwards. ``"auto"`` is one thread for the default networks on the
+        CPU, the fastest for their small layers (and much faster when other
+        fits, or other programs, run beside them: one per worker of a parallel
+        search), and torch's setting otherwise. ``None`` leaves torch's setting.
+        torch's count belongs to the process: fits running at once in threads
+        share it.
+    distributed : bool, default=False
+        Train data-parallel, with :class:`~torch.nn.parallel.\
+DistributedDataParallel`, on the ``torch.distributed`` process group that
+        this process belongs to (started by ``torchrun``, ``accelerate
+        launch``, Ray Train or SLURM, and initialised before :meth:`fit`; it is
+        an error otherwise). Every process calls :meth:`fit` with its own
+        shard of the rows, and all end with the same network, trained on the
+        union of the shards: the classes are those of every shard, the
+        weights start as rank 0's, each step averages the gradients of every
+        rank's batch of ``batch_size`` rows (a step trains on ``world_size *
+        batch_size`` rows), the L2 penalty counts every rank's samples, and the
+        epoch's losses, validation scores (each rank holds out
+        ``validation_fraction`` of its own rows) and learned distance are those
+        of all the ranks together, so that training stops at the same epoch
+        everywhere. Shards may differ in size (a rank with fewer batches runs
+        batches of weight zero) and lack classes. After the fit, ``net_``
+        holds the plain module: :meth:`predict` runs on the local process.
     precision : {"float32", "bfloat16"}, default="float32"
         Arithmetic of the network's forward and backward passes. ``"bfloat16"`` is
         mixed precision on CUDA: the network runs under :func:`torch.autocast`
@@ -409,7 +469,8 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "device": [str, torch.device],
         "n_threads": [
-            Interval(numbers.Integral, 1, None, closed="left"),
+            # torch keeps the count in a C int.
+            Interval(numbers.Integral, 1, 2**31 - 1, closed="both"),
             Options({"auto"}),
             None,
         ],
@@ -563,7 +624,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         ``n_iter_no_change``) ends nothing, though with
         ``learning_rate="adaptive"`` it still lowers the rate, counting epochs
         across calls. The L2 penalty and ``batch_size="auto"`` follow the size of
-        each call's data.
+        each call's data. With ``ground_distance="learned"``, the distance is
+        learned from the class sums of the features of every distinct chunk
+        seen so far (a chunk that comes again replaces its own), so that after
+        a pass through the chunks it describes all the data, not the last
+        chunk; ``LearnedGroundDistance.forget_chunks`` (the net's
+        ``"ground_distance"`` callback) starts afresh.
 
         Parameters
         ----------
@@ -590,35 +656,47 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         validate_parameters(self)
         self._check_loss_weights()
+        ranks = Ranks.of_fit(self.distributed)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
         if not continuing and hasattr(self, "net_"):
             # Should this fit fail, the old network must not answer for it.
             del self.net_
-        X, y_index, weight, scale = self._training_data(
-            X, y, sample_weight, continuing, incremental, classes
-        )
-        if not (incremental and continuing):
-            # As scikit-learn's MLP: fit starts from random_state every time,
-            # partial_fit draws the seeds of its calls from one generator.
-            self._random_state = check_random_state(self.random_state)
-        seed = int(self._random_state.randint(np.iinfo(np.int32).max))
-        if incremental and continuing:
-            net = self._resume(X, weight, scale)
-            train_set, valid = _dataset(X, y_index, weight), None
-            device = torch.device(net.device)
-        else:
-            net, device = None, resolve_device(self.device)
-            train_set, valid = self._split(X, y_index, weight, incremental)
+        # Data-parallel, an error of one rank is raised on every rank.
+        with ranks.together():
+            X, y_index, weight, scale = self._training_data(
+                X, y, sample_weight, continuing, incremental, classes, ranks
+            )
+            if not (incremental and continuing):
+                # As scikit-learn's MLP: fit starts from random_state every
+                # time, partial_fit draws the seeds of its calls from one
+                # generator.
+                self._random_state = check_random_state(self.random_state)
+            seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+            if incremental and continuing:
+                net = self._resume(X, weight, scale, ranks)
+                train_set, valid = _dataset(X, y_index, weight), None
+                device = torch.device(net.device)
+            else:
+                net, device = None, ranks.device(resolve_device(self.device))
+                train_set, valid = self._split(X, y_index, weight, incremental)
         before = len(self.net_.history) if continuing else 0
         with _random_source(seed, device, self.module is not None) as (cpu, gen):
             if net is None:
-                net = self._new_net(X, train_set, valid, device, cpu, scale)
+                with ranks.together():
+                    net = self._new_net(X, train_set, valid, device, cpu, scale, ranks)
+            if incremental:
+                _learn_from_chunks(net)
+            if ranks.distributed:
+                # Each rank draws shuffles and dropout masks of its own.
+                _reseed(gen, seed + ranks.rank)
             check = None
             if self.module is not None and not continuing:
                 check = check_first_output(net.module_, len(self.classes_))
             _use_generator(net, gen)
+            parallel = net.data_parallel(device) if ranks.distributed else None
             try:
-                train(net, train_set.to(device), epochs=1 if incremental else None)
+                with parallel or contextlib.nullcontext():
+                    train(net, train_set.to(device), epochs=1 if incremental else None)
             finally:
                 _use_generator(net, None)
                 if check is not None:
@@ -632,8 +710,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
     def _thread_count(self) -> int | None:
         """torch threads for this estimator's work (None: leave torch's)."""
-        if self.n_threads is None or not isinstance(self.n_threads, str):
-            return self.n_threads
+        if not isinstance(self.n_threads, str):
+            # A count the table refuses is for fit's checks to name, not torch.
+            counts = self._parameter_constraints["n_threads"][0]
+            return self.n_threads if self.n_threads in counts else None
         device = str(self.device)
         on_gpu = device.startswith("cuda") or (
             device == "auto" and torch.cuda.is_available()
@@ -651,16 +731,28 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                 "ce_weight=1 and emd_weight=0."
             )
 
-    def _training_data(self, X, y, sample_weight, continuing, incremental, classes):
+    def _training_data(
+        self, X, y, sample_weight, continuing, incremental, classes, ranks
+    ):
         """Validated features, class positions, per-sample weights and their scale.
 
         Samples of weight zero are dropped (they take no place in a batch or in
-        the validation split). The weights are divided by the largest (the
+        the validation split), and so are those whose weight, beside the
+        largest, is zero in float32. The weights are divided by the largest (the
         scale), so that any finite weights train alike in float32, whatever
         their magnitude; the L2 penalty still counts their sum at its scale.
-        Weights that are all equal become ``None``.
+        Weights that are all equal become ``None``. Trained data-parallel, the
+        classes are those of every rank's labels, and the scale is that of the
+        largest weight of any rank.
         """
         categories = _labels.categories_of(y)
+        dtype = getattr(y, "dtype", None)
+        if not (isinstance(dtype, np.dtype) and dtype.kind != "O"):
+            # Labels as objects, checked before numpy reads the list [1, "a"]
+            # as the text "1" and "a", or scikit-learn finds a NaN unnamed.
+            labels = np.asarray(y, dtype=object)
+            if labels.ndim == 1:
+                _labels.check_labels(labels)
         with naming_text_columns(X):
             X, y = validate_data(
                 self,
@@ -680,16 +772,23 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             self._check_same_classes(y, categories, classes, incremental)
         else:
             given = self._given_classes(classes, categories, incremental)
-            self.classes_, _ = _labels.training_classes(y, categories, given)
+            labels = ranks.pooled_labels(y, given, categories, X.shape[1:])
+            self.classes_, _ = _labels.training_classes(labels, categories, given)
         y_index = _labels.positions(y, self.classes_, order_name="classes_")
-        weight = self._with_class_weights(weight, y_index, incremental)
+        weight = self._with_class_weights(weight, y_index, incremental, ranks)
+        weight, top = _largest_weight(weight, X.shape[0], ranks)
         scale = 1.0
         if weight is not None:
+            # A power of two, so that dividing is exact: the largest weight
+            # comes into [1, 2) and ordinary weights train as they are.
+            scale = float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1))
+            weight = (weight / scale).astype(np.float32)
+            # Weights of zero, or too small beside the largest to be told from
+            # zero in float32, count for nothing (and would leave a validation
+            # part of total weight zero): their samples are left out.
             kept = weight > 0
             if not kept.all():
                 X, y_index, weight = X[kept], y_index[kept], weight[kept]
-            scale = float(weight.max())
-            weight = (weight / scale).astype(np.float32)
             if (weight == 1).all():
                 # The unweighted mean is the same loss, by a faster kernel.
                 weight = None
@@ -742,13 +841,22 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, X, y_index, weight, incremental):
         """The training data, and the validation data when early stopping."""
+        if self._ensemble() and not incremental:
+            return self._member_split(X, y_index, weight)
         if not self.early_stopping or incremental:
             return _dataset(X, y_index, weight), None
-        if self._ensemble():
-            return self._member_split(X, y_index, weight)
         counts = np.bincount(y_index)
         n_samples = X.shape[0]
+        # The part sizes of train_test_split, checked here to name the setting.
         n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        n_train = int(np.floor((1.0 - self.validation_fraction) * n_samples))
+        if n_train == 0 or n_valid == 0:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of {n_samples} "
+                f"samples leaves {n_train} for training and {n_valid} for "
+                "validation: early_stopping needs rows in both. Change "
+                "validation_fraction or give more samples."
+            )
         n_present = np.count_nonzero(counts)
         # Stratified where each part can hold every class; a random split else.
         stratify = (
@@ -763,10 +871,6 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             random_state=self._random_state.randint(np.iinfo(np.int32).max),
             stratify=stratify,
         )
-        if len(train_rows) == 0 or len(valid_rows) == 0:
-            raise ValueError(
-                f"early_stopping needs at least 2 samples; got {n_samples}."
-            )
 
         def part(rows):
             return _dataset(
@@ -776,55 +880,62 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         return part(train_rows), part(valid_rows)
 
     def _member_split(self, X, y_index, weight):
-        """Training and validation data where each member holds out its own part.
+        """Training (and validation) data where each member has rows of its own.
 
-        The parts are the folds of a stratified split of the rows into
-        ``round(1 / validation_fraction)`` folds; member ``m`` holds out fold
-        ``m`` (a new split after every ``n_folds`` members). Each member trains
-        on the rest and is stopped on its own part, so the ensemble as a whole
-        learns from every row. Weights of shape ``(n_samples, n_members)``
-        carry which member trains, or is validated, on which row.
+        Without early stopping every member trains on every row, each in its
+        own random order. With it, member ``m`` holds out fold ``m`` of a
+        stratified split into ``round(1 / validation_fraction)`` folds (a new
+        split after every ``n_folds`` members), trains on the other folds and
+        is stopped on its own: the ensemble as a whole learns from every row.
         """
         n_samples, n_members = X.shape[0], self.n_estimators
+        everything = np.arange(n_samples)
+        if not self.early_stopping:
+            rows = [everything] * n_members
+            return _member_dataset(X, y_index, weight, rows), None
         n_folds = min(max(2, round(1 / self.validation_fraction)), n_samples)
-        held_out = np.zeros((n_samples, n_members), dtype=bool)
+        if n_folds < 2:
+            raise ValueError(
+                "early_stopping holds out a fold of the rows for each member of "
+                "the ensemble network (n_estimators, numeric_embedding): it "
+                f"needs at least 2 samples; got {n_samples}."
+            )
+        trained, held_out = [], []
         for member in range(n_members):
             if member % n_folds == 0:
                 folds = _stratified_folds(y_index, n_folds, self._random_state)
-            held_out[folds == member % n_folds, member] = True
-        row_weight = (np.ones(n_samples, np.float32) if weight is None else weight)[
-            :, None
-        ]
-        train_weight = row_weight * ~held_out
-        valid_weight = row_weight * held_out
-        trained, validated = train_weight.any(axis=1), valid_weight.any(axis=1)
+            own = folds == member % n_folds
+            trained.append(everything[~own])
+            held_out.append(everything[own])
+        return (
+            _member_dataset(X, y_index, weight, trained),
+            _member_dataset(X, y_index, weight, held_out, by_member=True),
+        )
 
-        def part(rows, member_weight):
-            if rows.all():
-                return _dataset(X, y_index, member_weight)
-            return _dataset(X[rows], y_index[rows], member_weight[rows])
+    def _new_net(self, X, train_set, valid, device, generator, scale, ranks):
+        """A skorch net for a new fit (on a warm start, with the last weights).
 
-        return part(trained, train_weight), part(validated, valid_weight)
-
-    def _new_net(self, X, train_set, valid, device, generator, scale):
-        """A skorch net for a new fit (on a warm start, with the last weights)."""
+        Data-parallel, a :class:`DataParallelNet` whose L2 penalty counts the
+        samples of every rank.
+        """
         n_classes = len(self.classes_)
-        n_train = len(train_set)
-        batch_size = self._batch_size_for(n_train)
+        batch_size = self._batch_size_for(_n_rows(train_set))
         _, loss_matrix = self._ground_distance(n_classes)
-        net = EMDNet(
-            module=self._build_module(X, n_classes, generator),
+        net_class = DataParallelNet if ranks.distributed else EMDNet
+        total = ranks.sum(_total(train_set)) * scale
+        net = net_class(
+            module=self._build_module(X, n_classes, generator, ranks),
             criterion=SquaredEMDLoss,
             criterion__ground_distance=loss_matrix,
             criterion__ce_weight=self._ce_weight(),
             criterion__emd_weight=self.emd_weight,
-            **self._optimizer_params(_total(train_set) * scale, device),
+            **self._optimizer_params(total, device),
             batch_size=batch_size,
             iterator_train__shuffle=self.shuffle,
             iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
             max_epochs=self.max_iter,
             train_split=None if valid is None else _FixedSplit(valid.to(device)),
-            callbacks=self._callbacks(validating=valid is not None),
+            callbacks=self._callbacks(valid is not None, ranks.distributed),
             callbacks__print_log=(
                 PrintLog(keys_ignored=list(_NOT_PRINTED)) if self.verbose else None
             ),
@@ -841,9 +952,15 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             net.history = copy.deepcopy(self.net_.history)
         return net
 
-    def _resume(self, X, weight, scale):
+    def _resume(self, X, weight, scale, ranks):
         """The fitted net, ready for another ``partial_fit`` call on this data."""
         net = self.net_
+        if ranks.distributed and not isinstance(net, DataParallelNet):
+            raise ValueError(
+                "partial_fit with distributed=True goes on training the net of "
+                "the first call, which was not trained data-parallel. Start "
+                "from a new estimator (sklearn.base.clone) with distributed=True."
+            )
         callbacks = dict(net.callbacks_)
         if callbacks["best"].monitor != "train_loss":
             # A net that fit validated: partial_fit does not.
@@ -853,14 +970,19 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             )
         net.set_params(batch_size=self._batch_size_for(X.shape[0]))
         total = X.shape[0] if weight is None else weight.sum(dtype=np.float64)
-        net.set_weight_decay(self._decay(float(total) * scale))
+        net.set_weight_decay(self._decay(ranks.sum(float(total)) * scale))
         return net
 
-    def _callbacks(self, validating: bool) -> list:
-        """The estimator's training callbacks, then the user's."""
+    def _callbacks(self, validating: bool, distributed: bool = False) -> list:
+        """The estimator's training callbacks, then the user's.
+
+        Data-parallel, the first pools each epoch's losses over the ranks, so
+        that all the others read those of every rank's data.
+        """
         monitor = "valid_loss" if validating else "train_loss"
         members = validating and self._ensemble()
-        callbacks = [
+        callbacks = [("ranks", EpochAcrossRanks())] if distributed else []
+        callbacks += [
             (
                 "learning_rate",
                 LearningRateSchedule(
@@ -1022,12 +1144,17 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
             self.n_estimators > 1 or self.numeric_embedding is not None
         )
 
-    def _build_module(self, X, n_classes, generator):
+    def _build_module(self, X, n_classes, generator, ranks):
         if self._ensemble():
-            mean, scale = _column_scales(X)
+            if ranks.distributed:
+                mean, scale = _pooled_column_scales(X, ranks)
+            else:
+                mean, scale = _column_scales(X)
             bins = None
             if self.numeric_embedding is not None and not scipy.sparse.issparse(X):
                 bins = quantile_bins(X, self.n_bins)
+                # Data-parallel, every rank embeds its inputs in rank 0's bins.
+                bins = ranks.gather(bins)[0]
             return EnsembleMLP(
                 X.shape[1],
                 n_classes,
@@ -1053,7 +1180,14 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(self.module, torch.nn.Module):
             return copy.deepcopy(self.module)
         if inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module):
-            return self.module(**(self.module_params or {}))
+            try:
+                return self.module(**(self.module_params or {}))
+            except TypeError as exc:
+                # The class's own message names its arguments, not ours.
+                raise TypeError(
+                    f"module={self.module.__name__} cannot be built with "
+                    f"module_params={self.module_params!r}: {exc}"
+                ) from exc
         raise TypeError(
             "module must be a torch.nn.Module instance or subclass; got "
             f"{self.module!r}."
@@ -1119,6 +1253,20 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     "solver_params sets no 'lr': the learning rate is "
                     "learning_rate_init."
                 )
+            # A trial optimiser of one parameter: its own error on a bad
+            # argument would otherwise come from deep inside the net.
+            try:
+                self.solver(
+                    [torch.nn.Parameter(torch.zeros(1))],
+                    lr=self.learning_rate_init,
+                    **(self.solver_params or {}),
+                )
+            except (TypeError, ValueError) as exc:
+                error = TypeError if isinstance(exc, TypeError) else ValueError
+                raise error(
+                    f"solver={self.solver.__name__} with solver_params="
+                    f"{self.solver_params!r} cannot be built: {exc}"
+                ) from exc
             return {
                 "optimizer": self.solver,
                 "lr": self.learning_rate_init,
@@ -1139,6 +1287,12 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         # per tensor: the optimiser step dominates small networks.
         fused = device.type in ("cpu", "cuda") or None
         if self.solver == "adam":
+            if np.float32(self.epsilon) == 0:
+                raise ValueError(
+                    f"epsilon={self.epsilon!r} is zero in float32, the precision "
+                    "the optimiser runs in, and Adam would divide by zero; give "
+                    "1e-38 or more (the default is 1e-8)."
+                )
             return {
                 "optimizer": torch.optim.Adam,
                 "lr": self.learning_rate_init,
@@ -1172,8 +1326,11 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
         return min(size, n_samples)
 
-    def _with_class_weights(self, weight, y_index, incremental):
-        """``sample_weight`` times the weights of the samples' classes."""
+    def _with_class_weights(self, weight, y_index, incremental, ranks):
+        """``sample_weight`` times the weights of the samples' classes.
+
+        ``"balanced"`` counts the classes of every rank's rows together.
+        """
         spec = self.class_weight
         if spec is None:
             return weight
@@ -1187,9 +1344,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
                     "class_weight as a dict."
                 )
             counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
+            counts, n_rows = ranks.sum(counts), ranks.sum(len(y_index))
             present = counts > 0
             per_class = np.ones(n_classes)
-            per_class[present] = len(y_index) / (present.sum() * counts[present])
+            per_class[present] = n_rows / (present.sum() * counts[present])
         else:
             lookup = {
                 label: index for index, label in enumerate(self.classes_.tolist())
@@ -1412,16 +1570,58 @@ def _column_scales(X) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
 
 
+def _pooled_column_scales(X, ranks) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_column_scales` of every rank's rows together."""
+    if scipy.sparse.issparse(X):
+        X = X.astype(np.float64)
+        first = np.asarray(X.sum(axis=0)).ravel()
+        second = np.asarray(X.multiply(X).sum(axis=0)).ravel()
+    else:
+        X = np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1)
+        first, second = X.sum(axis=0), np.square(X).sum(axis=0)
+    n_samples = ranks.sum(X.shape[0])
+    mean = ranks.sum(first) / n_samples
+    std = np.sqrt(np.maximum(ranks.sum(second) / n_samples - mean**2, 0.0))
+    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+
+
 def _probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Class probabilities in float64; an ensemble's members averaged."""
     proba = torch.softmax(logits.double(), dim=1)
     return proba if proba.dim() == 2 else proba.mean(dim=2)
 
 
+def _member_dataset(X, y_index, weight, rows, by_member=False) -> InMemoryDataset:
+    """The dataset of an ensemble whose member ``m`` sees the rows ``rows[m]``.
+
+    Members with fewer rows repeat some of them, at weight 0, to make up the
+    longest member's count.
+    """
+    length = max(len(member) for member in rows)
+    index = np.zeros((len(rows), length), dtype=np.int64)
+    member_weight = np.zeros((len(rows), length), dtype=np.float32)
+    for member, own in enumerate(rows):
+        index[member] = own[np.arange(length) % len(own)]
+        member_weight[member, : len(own)] = 1.0 if weight is None else weight[own]
+    dataset = _dataset(X, y_index, weight)
+    dataset.member_rows = torch.from_numpy(index)
+    dataset.member_weight = torch.from_numpy(member_weight)
+    dataset.by_member = by_member
+    return dataset
+
+
+def _n_rows(dataset: InMemoryDataset) -> int:
+    """Rows per batch pass: of each member for an ensemble's dataset."""
+    if dataset.member_rows is not None:
+        return int(dataset.member_rows.shape[1])
+    return len(dataset)
+
+
 def _total(dataset: InMemoryDataset) -> float:
-    """The number of samples, or the sum of their weights."""
-    weight = dataset.sample_weight
-    if weight is None:
+    """The number of samples, or the sum of their weights (of a mean member)."""
+    if dataset.member_weight is not None:
+        weight = dataset.member_weight.double()
+        return float(weight.sum()) / weight.shape[0]
+    if dataset.sample_weight is None:
         return float(len(dataset))
-    # Weights per ensemble member: the mean member's total.
-    return float(weight.double().sum()) / (weight.shape[1] if weight.dim() > 1 else 1)
+    return float(dataset.sample_weight.double().sum())

@@ -148,6 +148,12 @@ class InMemoryDataset(torch.utils.data.Dataset):
     """Tensors ``X`` and, for training, class indices ``y`` of the same length.
 
     With ``sample_weight``, the targets come as :class:`WeightedTarget`.
+
+    For an ensemble whose members see different rows, ``member_rows`` holds the
+    rows of each member, shape ``(n_members, n_rows)``, and ``member_weight``
+    their weights (0 for a row repeated only to give every member as many), and
+    :class:`MemberBatches` serves them. ``by_member=True`` (validation data)
+    serves them so even where the net does not train.
     """
 
     def __init__(
@@ -155,10 +161,16 @@ class InMemoryDataset(torch.utils.data.Dataset):
         X: torch.Tensor,
         y: torch.Tensor | None = None,
         sample_weight: torch.Tensor | None = None,
+        member_rows: torch.Tensor | None = None,
+        member_weight: torch.Tensor | None = None,
+        by_member: bool = False,
     ) -> None:
         self.X = X
         self.y = y
         self.sample_weight = sample_weight
+        self.member_rows = member_rows
+        self.member_weight = member_weight
+        self.by_member = by_member
 
     def __len__(self) -> int:
         return len(self.X)
@@ -185,8 +197,53 @@ class InMemoryDataset(torch.utils.data.Dataset):
             return None if tensor is None else tensor.to(device)
 
         return InMemoryDataset(
-            self.X.to(device), move(self.y), move(self.sample_weight)
+            self.X.to(device),
+            move(self.y),
+            move(self.sample_weight),
+            move(self.member_rows),
+            move(self.member_weight),
+            self.by_member,
         )
+
+
+class MemberBatches:
+    """Batches in which each ensemble member gets rows of its own.
+
+    Iterates over the ``member_rows`` of an :class:`InMemoryDataset`: batch
+    ``X`` has shape ``(batch, n_members, n_features)`` (member ``m``'s rows in
+    ``X[:, m]``), and the targets are :class:`WeightedTarget` of shape
+    ``(batch, n_members)``. With ``shuffle=True`` every member's rows are put
+    in a new random order at the start of each pass, drawn from ``generator``.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle, generator=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return -(-self.dataset.member_rows.shape[1] // self.batch_size)
+
+    def __iter__(self):
+        dataset = self.dataset
+        rows, weight = dataset.member_rows, dataset.member_weight
+        n_members, n_rows = rows.shape
+        if self.shuffle:
+            keys = torch.rand(
+                (n_members, n_rows), generator=self.generator, device=rows.device
+            )
+            order = keys.argsort(dim=1)
+            rows, weight = rows.gather(1, order), weight.gather(1, order)
+        for start in range(0, n_rows, self.batch_size):
+            chosen = rows[:, start : start + self.batch_size]
+            size = chosen.shape[1]
+            X = dataset.X.index_select(0, chosen.reshape(-1))
+            X = X.reshape(n_members, size, *X.shape[1:]).transpose(0, 1)
+            target = dataset.y.index_select(0, chosen.reshape(-1))
+            target = target.reshape(n_members, size).T
+            chosen_weight = weight[:, start : start + self.batch_size].T
+            yield X, WeightedTarget(target, chosen_weight)
 
 
 # Bytes of X gathered at once when shuffling (see TensorBatches).

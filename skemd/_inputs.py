@@ -102,4 +102,14 @@ def resolve_device(device) -> torch.device:
             f"device={device!r} was requested but torch reports it unavailable; "
             f"{_DEVICE_ADVICE}."
         )
+    if resolved.type != "cpu":
+        # Types such as 'xla' or 'hpu' parse, but need a backend installed;
+        # without one, torch fails deep inside the first allocation.
+        try:
+            torch.empty(0, device=resolved)
+        except (RuntimeError, ImportError):
+            raise ValueError(
+                f"device={device!r} has no working backend in this installation "
+                f"of torch (it cannot hold a tensor); {_DEVICE_ADVICE}."
+            ) from None
     return resolved

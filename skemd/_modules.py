@@ -209,24 +209,26 @@ class PiecewiseLinearEmbedding(nn.Module):
         super().__init__()
         n_features = len(edges)
         n_bins = max(len(e) - 1 for e in edges)
-        left = torch.zeros(n_features, n_bins)
-        width = torch.ones(n_features, n_bins)
+        # Bin t of a feature is clamp((x - left) / width, low, high): 0 to 1 in
+        # general, open below for the first bin and above for the last, and
+        # 0 to 0 (always 0) for the padding of features with fewer bins.
+        shift = torch.zeros(n_features, n_bins)
+        inverse_width = torch.zeros(n_features, n_bins)
         low = torch.zeros(n_features, n_bins)
-        high = torch.ones(n_features, n_bins)
-        used = torch.zeros(n_features, n_bins)
+        high = torch.zeros(n_features, n_bins)
         for j, feature_edges in enumerate(edges):
-            edge = torch.as_tensor(feature_edges, dtype=torch.float32)
+            edge = torch.as_tensor(feature_edges, dtype=torch.float64)
             count = len(edge) - 1
-            left[j, :count] = edge[:-1]
-            width[j, :count] = (edge[1:] - edge[:-1]).clamp_min(1e-12)
-            used[j, :count] = 1.0
+            inverse = 1.0 / (edge[1:] - edge[:-1]).clamp_min(1e-12)
+            inverse_width[j, :count] = inverse.float()
+            shift[j, :count] = (-edge[:-1] * inverse).float()
+            high[j, :count] = 1.0
             low[j, 0] = -math.inf
             high[j, count - 1] = math.inf
-        self.register_buffer("left", left)
-        self.register_buffer("width", width)
+        self.register_buffer("shift", shift)
+        self.register_buffer("inverse_width", inverse_width)
         self.register_buffer("low", low)
         self.register_buffer("high", high)
-        self.register_buffer("used", used)
         bound = 1 / math.sqrt(n_bins)
         self.weight = nn.Parameter(
             torch.empty(n_members, n_features, n_bins, embedding_dim)
@@ -236,13 +238,15 @@ class PiecewiseLinearEmbedding(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def encode(self, X: torch.Tensor) -> torch.Tensor:
-        """The piecewise-linear encoding, ``(n_samples, n_features, n_bins)``."""
-        position = (X.unsqueeze(-1) - self.left) / self.width
-        return torch.clamp(position, self.low, self.high) * self.used
+        """The piecewise-linear encoding: one more dimension, ``n_bins`` long."""
+        position = torch.addcmul(self.shift, X.unsqueeze(-1), self.inverse_width)
+        return torch.clamp(position, self.low, self.high)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Embeddings ``(n_members, n_samples, n_features * embedding_dim)`` of
+        the features ``X`` of shape ``(n_members, n_samples, n_features)``."""
         encoded = self.encode(X)
-        embedded = torch.einsum("bnt,kntd->kbnd", encoded, self.weight) + self.bias
+        embedded = torch.einsum("kbnt,kntd->kbnd", encoded, self.weight) + self.bias
         return torch.relu(embedded).flatten(2)
 
 
@@ -329,10 +333,19 @@ class EnsembleMLP(nn.Module):
         self.output = BatchedLinear(n_members, width, n_classes, generator)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        standard = ((X - self.mean) / self.scale).clamp(-self.clip, self.clip)
-        inputs = standard.unsqueeze(0).expand(self.n_members, -1, -1)
+        """Logits ``(n_samples, n_classes, n_members)``.
+
+        ``X`` of shape ``(n_samples, n_features)`` goes through every member;
+        ``(n_samples, n_members, n_features)`` gives each member rows of its own
+        (``X[:, m]`` for member ``m``).
+        """
+        if X.dim() == 2:
+            X = X.unsqueeze(0).expand(self.n_members, -1, -1)
+        else:
+            X = X.transpose(0, 1)
+        inputs = ((X - self.mean) / self.scale).clamp(-self.clip, self.clip)
         if self.embedding is not None:
-            embedded = self.embedding(X.index_select(1, self.embedded))
+            embedded = self.embedding(X.index_select(2, self.embedded))
             inputs = torch.cat([inputs, embedded], dim=2)
         hidden = self.features(self.hidden(inputs).transpose(0, 1))
         return self.output(hidden.transpose(0, 1)).permute(1, 2, 0)

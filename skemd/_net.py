@@ -20,7 +20,7 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from torch import nn
 
-from ._data import InMemoryDataset, TensorBatches, WeightedTarget
+from ._data import InMemoryDataset, MemberBatches, TensorBatches, WeightedTarget
 
 _PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
@@ -151,6 +151,10 @@ class EMDNet(NeuralNet):
         if batch_size == -1:
             batch_size = len(dataset)
         shuffle = bool(kwargs.get("shuffle", False)) and training
+        if dataset.member_rows is not None and (training or dataset.by_member):
+            return MemberBatches(
+                dataset, batch_size, shuffle, self.generator if shuffle else None
+            )
         # Batch normalisation cannot train on a last batch of one row.
         module = getattr(self, "module_", None)
         merge_single = (

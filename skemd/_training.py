@@ -37,6 +37,7 @@ from skorch.callbacks import Callback
 
 from ._data import WeightedTarget
 from ._decision import decide
+from ._distributed import all_reduce_tensors, sum_over_ranks
 
 
 def _rate(net) -> float:
@@ -49,11 +50,16 @@ def _set_rate(net, rate: float) -> None:
 
 
 def samples_seen(history) -> int:
-    """Training samples of every batch of every epoch in a history."""
+    """Training samples of every batch of every epoch in a history.
+
+    An epoch trained data-parallel counts the samples of every rank, which it
+    records as ``"train_samples"``.
+    """
     return sum(
-        batch.get("train_batch_size", 0)
+        epoch["train_samples"]
+        if "train_samples" in epoch
+        else sum(batch.get("train_batch_size", 0) for batch in epoch["batches"])
         for epoch in history
-        for batch in epoch["batches"]
     )
 
 
@@ -116,15 +122,21 @@ class ValidationScore(Callback):
             return
         target, weight = _target_and_weight(batch[1], y_pred)
         proba = torch.softmax(y_pred.detach().double(), dim=1).cpu()
+        if not bool(torch.isfinite(proba).all()):
+            # A network that diverged: its validation loss is NaN too, and
+            # FiniteLossCheck ends training with advice at the epoch's end.
+            return
         # An ensemble's members in the last dimension, each scored on its rows.
         members = proba.unsqueeze(2) if proba.dim() == 2 else proba
+        # One target per sample, or (member batches) one per sample and member.
+        targets = target if target.dim() == 2 else target[:, None]
         distance = self._distance(net, members.shape[1])
         hits = torch.stack(
             [
                 torch.as_tensor(
                     decide(members[:, :, m].numpy(), self.decision, distance)
                 )
-                == target
+                == targets[:, m if targets.shape[1] > 1 else 0]
                 for m in range(members.shape[2])
             ],
             dim=1,
@@ -135,8 +147,10 @@ class ValidationScore(Callback):
         self.total_ += float(weight.sum())
 
     def on_epoch_end(self, net, **kwargs):
-        if self.total_ > 0:
-            net.history.record("valid_acc", self.hits_ / self.total_)
+        # Trained data-parallel, the score of every rank's validation data.
+        hits, total = sum_over_ranks(net, (self.hits_, self.total_))
+        if total > 0:
+            net.history.record("valid_acc", hits / total)
 
     def _distance(self, net, n_classes):
         if self.decision != "expected_cost" or self.distance is not None:
@@ -191,9 +205,10 @@ class MemberValidationLoss(Callback):
                 ).to(y_pred.device)
                 total = float(column.sum())
                 if total > 0:
+                    own = target[:, member] if target.dim() == 2 else target
                     loss = net.criterion_(
                         y_pred[:, :, member],
-                        target.to(y_pred.device),
+                        own.to(y_pred.device),
                         sample_weight=column,
                     )
                     sums[member] = float(loss) * total
@@ -206,6 +221,10 @@ class MemberValidationLoss(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         if self.sums_ is not None:
+            # Trained data-parallel, each member's rows held out on every rank.
+            self.sums_, self.weights_ = all_reduce_tensors(
+                net, self.sums_, self.weights_
+            )
             losses = self.sums_ / self.weights_.clamp_min(1e-300)
             losses[self.weights_ == 0] = float("nan")
             net.history.record("valid_member_loss", losses.tolist())
@@ -415,8 +434,10 @@ def train(net, dataset, epochs=None) -> None:
 
     A user's Ctrl-C raises ``KeyboardInterrupt``. An epoch cut short (by Ctrl-C,
     or by a callback that ended training in the middle of an epoch) is dropped
-    from the history, which keeps finished epochs only; a run that finished no
-    epoch at all is a RuntimeError. Weights that are no longer finite after
+    from the history, which keeps finished epochs only (the steps of its
+    batches stay in the weights). A net left without any finished epoch is a
+    RuntimeError; a net trained before (a warm start, a later ``partial_fit``
+    call) keeps its earlier epochs. Weights that are no longer finite after
     training (a step that diverged after the last loss was measured) are a
     FloatingPointError.
     """
@@ -428,7 +449,7 @@ def train(net, dataset, epochs=None) -> None:
         del history[-1]
     if noted["interrupted"] is not None:
         raise noted["interrupted"]
-    if len(history) == before:
+    if not history:
         raise RuntimeError(
             "Training ended before its first epoch was finished (a callback "
             "raised KeyboardInterrupt in the middle of the epoch), so no "

@@ -21,6 +21,8 @@ import numpy as np
 
 from .exceptions import InvalidParameterError
 
+_MAX_SEED = 2**32 - 1
+
 
 class Interval:
     """Numbers of ``kind`` between ``left`` and ``right`` (``None``: unbounded).
@@ -39,6 +41,11 @@ class Interval:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, self.kind):
             return False
         if value != value:  # NaN
+            return False
+        # An unbounded side is open: infinity itself is not in the interval.
+        if (self.left is None and value == -np.inf) or (
+            self.right is None and value == np.inf
+        ):
             return False
         if self.left is not None:
             if value < self.left or (
@@ -90,9 +97,10 @@ def _satisfies(value, constraint) -> bool:
             hasattr(value, "__len__") or hasattr(value, "shape")
         ) and not isinstance(value, str)
     if constraint == "random_state":
-        return value is None or isinstance(
-            value, (numbers.Integral, np.random.RandomState)
-        )
+        # The seeds numpy takes: scikit-learn's check_random_state names none.
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return 0 <= value <= _MAX_SEED
+        return value is None or isinstance(value, np.random.RandomState)
     if constraint == "verbose":
         return isinstance(value, (numbers.Integral, bool, np.bool_))
     if constraint is type:
@@ -112,7 +120,7 @@ def _describe(constraint) -> str:
     if constraint == "array-like":
         return "an array-like"
     if constraint == "random_state":
-        return "an int, a numpy RandomState or None"
+        return "an int in the range [0, 2**32 - 1], a numpy RandomState or None"
     if constraint == "verbose":
         return "an int or a bool"
     if constraint is type:

@@ -8,14 +8,19 @@ labels of batches whose targets carry sample weights.
 
 from __future__ import annotations
 
+import hashlib
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
+import scipy.sparse
 import torch
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from torch import nn
 
+from ._data import InMemoryDataset, SparseRows
+from ._distributed import all_reduce_tensors
 from ._net import WeightedTarget
 from .ground_distance import (
     _accumulate_class_sums,
@@ -78,6 +83,18 @@ class LearnedGroundDistance(Callback):
     with sample weights (:class:`~skemd.EMDClassifier` given ``sample_weight``),
     each sample counts in its class's centroid by its weight.
 
+    Data that come in chunks, one ``partial_fit`` call each, are learned from as
+    a whole with ``accumulate=True``: the class sums of each distinct chunk are
+    kept, and the distance is learned from the sums of every chunk seen, each
+    from the features the network gave it at its latest call. Over a pass
+    through the chunks the distance comes to describe all the data (rather than
+    the last chunk alone); in later passes each chunk's sums are replaced as it
+    comes again. A net that trains data-parallel (its module, or the
+    :class:`~skemd.EMDClassifier` net with ``distributed=True``, wrapped in
+    :class:`~torch.nn.parallel.DistributedDataParallel`) sums the class sums and
+    counts over the ranks, so that every rank learns the same distance, that of
+    all the ranks' data.
+
     Parameters
     ----------
     warmup_epochs : int, default=4
@@ -99,12 +116,23 @@ class LearnedGroundDistance(Callback):
         ``"hidden"`` or ``"body.2"``): the output of that submodule, flattened per
         sample. If that layer runs more than once in a forward pass, its last call
         is used.
+    accumulate : bool, default=False
+        Learn from every chunk of training data seen rather than from the
+        current training data alone (see above). A chunk is the data of one
+        call to ``fit`` or ``partial_fit``, told apart from others by a digest
+        of its features, targets and weights, so a chunk that comes again
+        (shuffled chunks included) replaces its own sums. Each chunk keeps
+        ``n_classes * n_features`` numbers on the training device; for a
+        stream that never repeats, :meth:`forget_chunks` starts afresh.
 
     Attributes
     ----------
     distance_history_ : list of ndarray of shape (n_classes, n_classes)
         The learned distance :math:`S` (float64, zero on the diagonal) of every
         update, oldest first; the last one is the current distance.
+    chunk_sums_ : dict
+        With ``accumulate=True``: for each chunk seen, by digest, its per-class
+        sums of the normalised features and its class counts (tensors).
 
     Notes
     -----
@@ -154,11 +182,13 @@ class LearnedGroundDistance(Callback):
         distance_power: float = 1.0,
         distance_offset: float = 0.5,
         feature_layer: str | None = None,
+        accumulate: bool = False,
     ) -> None:
         self.warmup_epochs = warmup_epochs
         self.distance_power = distance_power
         self.distance_offset = distance_offset
         self.feature_layer = feature_layer
+        self.accumulate = accumulate
 
     def initialize(self) -> LearnedGroundDistance:
         """Forget the distances and weights of an earlier training run.
@@ -173,12 +203,29 @@ class LearnedGroundDistance(Callback):
         self.emd_weight_: float | None = None
         self.in_warmup_ = False
         self.first_update_pending_ = False
+        self.forget_chunks()
+        return self
+
+    def forget_chunks(self) -> LearnedGroundDistance:
+        """Forget the class sums of the chunks seen (``accumulate=True``).
+
+        The next distance is learned from the chunks that come from now on.
+
+        Returns
+        -------
+        self : LearnedGroundDistance
+            The callback.
+        """
+        self.chunk_sums_: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.chunk_: str | None = None
         return self
 
     # skorch hooks ---------------------------------------------------------- #
 
     def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
         self._check_params()
+        if self.accumulate:
+            self.chunk_ = _digest(X, y)
         criterion = getattr(net, "criterion_", None)
         if not isinstance(criterion, SquaredEMDLoss):
             raise TypeError(
@@ -252,11 +299,18 @@ class LearnedGroundDistance(Callback):
                 "feature_layer must be None or the name of a submodule; got "
                 f"{self.feature_layer!r}."
             )
+        if not isinstance(self.accumulate, (bool, np.bool_)):
+            raise ValueError(
+                f"accumulate must be True or False; got {self.accumulate!r}."
+            )
 
     def _feature_modules(self, net) -> list[nn.Module]:
         """The submodules whose input (default: every Linear, the last called
         counts) or output (the named one) gives the features."""
         module = net.module_
+        if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+            # Named as in the user's module, not under the wrapper's "module.".
+            module = module.module
         if self.feature_layer is None:
             linear = [m for m in module.modules() if isinstance(m, nn.Linear)]
             if not linear:
@@ -394,10 +448,24 @@ class LearnedGroundDistance(Callback):
     def _update(self, net, dataset_train) -> None:
         """Learn the distance from the current network and hand it to the loss."""
         sums, counts = self._class_sums(net, dataset_train)
+        if self.accumulate:
+            sums, counts = self._over_chunks(sums, counts)
+        # Trained data-parallel: the sums of the rows of every rank.
+        sums, counts = all_reduce_tensors(net, sums, counts)
         distance = _distance_from_class_sums(sums, counts, float(self.distance_power))
         self._assign(net, distance, sums.dtype)
         self.distance_history_.append(distance.detach().cpu().double().numpy())
         self._restore_weights(net)
+
+    def _over_chunks(self, sums, counts):
+        """The sums of this chunk, kept under its digest, plus every other's."""
+        self.chunk_sums_[self.chunk_] = (sums, counts)
+        sums, counts = sums.clone(), counts.clone()
+        for key, (other_sums, other_counts) in self.chunk_sums_.items():
+            if key != self.chunk_:
+                sums += other_sums.to(sums)
+                counts += other_counts.to(counts)
+        return sums, counts
 
     def _assign(self, net, distance: torch.Tensor, dtype) -> None:
         """Give the criterion the loss matrix of a learned distance."""
@@ -437,3 +505,45 @@ def _weighted_shares(y: torch.Tensor, weight: torch.Tensor, n_classes: int):
         return y * weight.to(y.dtype)[:, None]
     shares = weight.new_zeros((y.shape[0], n_classes))
     return shares.scatter_(1, y.long()[:, None], weight[:, None])
+
+
+def _digest(*parts) -> str:
+    """A digest of training data: arrays, tensors, sparse matrices, datasets."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        _feed(hasher, part)
+    return hasher.hexdigest()
+
+
+def _feed(hasher, data) -> None:
+    if data is None:
+        hasher.update(b"None")
+        return
+    if isinstance(data, InMemoryDataset):
+        data = (data.X, data.y, data.sample_weight, data.member_rows)
+    elif isinstance(data, SparseRows):
+        data = (data.crow_indices, data.col_indices, data.values, data.n_features)
+    elif scipy.sparse.issparse(data):
+        data = data.tocsr()
+        data = (data.indptr, data.indices, data.data, data.shape)
+    if isinstance(data, Mapping):
+        for key in sorted(data, key=str):
+            _feed(hasher, str(key))
+            _feed(hasher, data[key])
+        return
+    if isinstance(data, (list, tuple)):
+        hasher.update(f"{type(data).__name__}{len(data)}".encode())
+        for item in data:
+            _feed(hasher, item)
+        return
+    if isinstance(data, torch.Tensor):
+        data = data.detach().cpu()
+        if data.dtype in (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2):
+            data = data.float()
+        data = data.numpy()
+    array = np.asarray(data)
+    hasher.update(f"{array.dtype.str}{array.shape}".encode())
+    if array.dtype.kind == "O":
+        hasher.update(repr(array.tolist()).encode())
+    else:
+        hasher.update(np.ascontiguousarray(array))

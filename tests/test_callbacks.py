@@ -463,6 +463,7 @@ def test_get_params_and_clone(small_data):
         "distance_power": 2.0,
         "distance_offset": 0.25,
         "feature_layer": "1",
+        "accumulate": False,
     }
     assert callback.get_params() == expected
 

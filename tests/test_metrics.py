@@ -1515,3 +1515,13 @@ def test_an_ordered_categorical_gives_the_default_order():
     )
     report = ordinal_report(y_true, y_pred, output_dict=True)
     assert list(report)[:3] == order
+
+
+def test_scorers_take_dask_mls_metric_call():
+    # dask-ml's Incremental.score calls a scorer as a metric, with compute=.
+    y_true = np.array([0, 1, 2, 3, 3])
+    y_pred = np.array([0, 2, 2, 1, 3])
+    scorer = get_scorer("neg_mae")
+    assert scorer(y_true, y_pred, compute=True) == -mae(y_true, y_pred)
+    with pytest.raises(TypeError, match="probabilities.*scorer\\(incremental, X, y\\)"):
+        get_scorer("neg_ranked_probability_score")(y_true, y_pred, compute=False)

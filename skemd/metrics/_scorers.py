@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from numpy.typing import ArrayLike
 from sklearn import get_config
 from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
@@ -56,9 +57,10 @@ class _OrdinalScorer:
         self,
         estimator: Any,
         X: ArrayLike,
-        y_true: ArrayLike,
+        y_true: ArrayLike | None = None,
         *,
         sample_weight: ArrayLike | None = None,
+        compute: bool | None = None,
     ) -> float:
         """Score ``estimator`` on ``X`` against ``y_true``; greater is better.
 
@@ -73,14 +75,34 @@ class _OrdinalScorer:
             True labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples, passed on to the metric.
+        compute : bool, default=None
+            Set only by dask-ml: its ``Incremental.score`` (and
+            ``ParallelPostFit.score``) on Dask collections calls a scorer as a
+            metric, ``scorer(y_true, y_pred, compute=...)``. The labels are then
+            scored with the class order of their sorted values; scorers of
+            probabilities cannot be called so.
 
         Returns
         -------
         score : float
         """
+        if compute is not None:
+            return self._score_labels(estimator, X, sample_weight)
         response = getattr(estimator, self._response_method)(X)
         return self._sign * self._metric(
             y_true, response, classes=estimator, sample_weight=sample_weight
+        )
+
+    def _score_labels(self, y_true, y_pred, sample_weight) -> float:
+        """The metric of true and predicted labels, as dask-ml passes them."""
+        if self._response_method != "predict":
+            raise TypeError(
+                f"{self!r} scores predicted probabilities, but dask-ml's "
+                "Incremental.score passes predicted labels. Call the scorer "
+                "itself instead: scorer(incremental, X, y)."
+            )
+        return self._sign * self._metric(
+            np.asarray(y_true), np.asarray(y_pred), sample_weight=sample_weight
         )
 
     def set_score_request(
