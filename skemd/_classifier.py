@@ -234,7 +234,10 @@ class EMDClassifier(ClassifierMixin, BaseEstimator):
         Strength of the L2 penalty on the weights (not the biases), scaled as in
         scikit-learn's ``MLPClassifier``: ``alpha / (2 n_samples) * ||W||^2``.
     batch_size : int or "auto", default="auto"
-        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+        Mini-batch size. ``"auto"`` is ``min(200, n_samples)`` for a single
+        network (``n_estimators=1``, no embedding) and, for the ensemble,
+        ``n_samples / 32`` (at least 200 and at most 1024, at most
+        ``n_samples``), so that larger data train in larger batches.
     learning_rate_init : float, default=3e-3
         Learning rate of the optimiser (chosen with ``hidden_layer_sizes``).
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
@@ -1196,7 +1199,7 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
     def _decay(self, total_weight) -> float:
         """The L2 penalty per unit of weight, ``alpha`` over the samples' total."""
         decay = self.alpha / total_weight
-        if decay > np.finfo(np.float32).max:
+        if decay > float(np.finfo(np.float32).max):
             raise ValueError(
                 f"sample_weight sums to {total_weight:.3g}, so that the L2 penalty "
                 f"alpha / sum(sample_weight) = {decay:.3g} overflows float32. "
@@ -1323,8 +1326,14 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
             ) from None
 
     def _batch_size_for(self, n_samples):
-        size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
-        return min(size, n_samples)
+        if self.batch_size != "auto":
+            return min(self.batch_size, n_samples)
+        if not self._ensemble():
+            return min(200, n_samples)
+        # Larger data, larger batches (up to 1024): a step of the ensemble then
+        # spends its time computing rather than in per-step overhead, and an
+        # epoch still has at least 32 steps.
+        return min(n_samples, max(200, min(1024, n_samples // 32)))
 
     def _with_class_weights(self, weight, y_index, incremental, ranks):
         """``sample_weight`` times the weights of the samples' classes.

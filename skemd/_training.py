@@ -126,21 +126,16 @@ class ValidationScore(Callback):
             # A network that diverged: its validation loss is NaN too, and
             # FiniteLossCheck ends training with advice at the epoch's end.
             return
-        # An ensemble's members in the last dimension, each scored on its rows.
+        # An ensemble's members in the last dimension, each scored on its rows:
+        # one decision per sample and member, all at once.
         members = proba.unsqueeze(2) if proba.dim() == 2 else proba
+        n_samples, n_classes, n_members = members.shape
+        flat = members.permute(0, 2, 1).reshape(-1, n_classes).numpy()
+        chosen = decide(flat, self.decision, self._distance(net, n_classes))
+        chosen = torch.as_tensor(chosen).reshape(n_samples, n_members)
         # One target per sample, or (member batches) one per sample and member.
         targets = target if target.dim() == 2 else target[:, None]
-        distance = self._distance(net, members.shape[1])
-        hits = torch.stack(
-            [
-                torch.as_tensor(
-                    decide(members[:, :, m].numpy(), self.decision, distance)
-                )
-                == targets[:, m if targets.shape[1] > 1 else 0]
-                for m in range(members.shape[2])
-            ],
-            dim=1,
-        ).double()
+        hits = (chosen == targets).double()
         if weight is None:
             weight = torch.ones_like(hits)
         self.hits_ += float((hits * weight).sum())
@@ -192,27 +187,24 @@ class MemberValidationLoss(Callback):
         target, weight = batch[1], None
         if isinstance(target, WeightedTarget):
             target, weight = target
-        n_members = y_pred.shape[2]
-        sums, weights = torch.zeros(n_members), torch.zeros(n_members)
+        n_samples, _, n_members = y_pred.shape
+        target = target.to(y_pred.device)
+        if target.dim() == 1:
+            target = target[:, None].expand(-1, n_members)
+        weight = (
+            torch.ones(target.shape, device=y_pred.device)
+            if weight is None
+            else weight.to(y_pred.device).reshape(n_samples, -1).expand(-1, n_members)
+        )
+        # The criterion's loss of every sample and member at once: a copy of
+        # it that does not reduce (the net's own stays as it is).
+        per_sample = copy.copy(net.criterion_)
+        per_sample.reduction = "none"
         with torch.no_grad():
-            for member in range(n_members):
-                column = (
-                    torch.ones(len(target), device=y_pred.device)
-                    if weight is None
-                    else weight[:, member]
-                    if weight.dim() > 1
-                    else weight
-                ).to(y_pred.device)
-                total = float(column.sum())
-                if total > 0:
-                    own = target[:, member] if target.dim() == 2 else target
-                    loss = net.criterion_(
-                        y_pred[:, :, member],
-                        own.to(y_pred.device),
-                        sample_weight=column,
-                    )
-                    sums[member] = float(loss) * total
-                    weights[member] = total
+            losses = per_sample(y_pred, target).double()
+        weight = weight.double()
+        sums = (losses * weight).sum(dim=0).cpu()
+        weights = weight.sum(dim=0).cpu()
         if self.sums_ is None:
             self.sums_, self.weights_ = sums, weights
         else:

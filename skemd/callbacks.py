@@ -8,6 +8,7 @@ labels of batches whose targets carry sample weights.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import numbers
 from collections.abc import Mapping
@@ -340,8 +341,35 @@ class LearnedGroundDistance(Callback):
                 "ground distance; the net passed none to the callback."
             )
         layers = self._feature_modules(net)
-        captured: list[torch.Tensor] = []
+        sums = counts = None
+        with (
+            self._capturing(layers) as captured,
+            _evaluating(net.module_),
+            torch.no_grad(),
+        ):
+            for batch in net.get_iterator(dataset_train, training=False):
+                features, yi, weight, output = _batch_features(
+                    net, batch, captured, layers
+                )
+                if sums is None:
+                    n_classes = self._n_classes(net, output, yi)
+                if weight is not None:
+                    if weight.dim() > 1:
+                        # An ensemble's weights per member: each sample
+                        # counts by its mean weight over the members.
+                        weight = weight.float().mean(dim=1)
+                    yi = _weighted_shares(yi, weight, n_classes)
+                sums, counts = _accumulate_class_sums(
+                    features, yi, n_classes, sums, counts
+                )
+        if sums is None:
+            raise ValueError("The training data are empty.")
+        return sums, counts
 
+    @contextlib.contextmanager
+    def _capturing(self, layers):
+        """Hooks that collect the feature layers' input (default) or output."""
+        captured: list[torch.Tensor] = []
         if self.feature_layer is None:
 
             def capture(module, args, kwargs):
@@ -357,65 +385,11 @@ class LearnedGroundDistance(Callback):
                 captured.append(output)
 
             handles = [layer.register_forward_hook(capture) for layer in layers]
-
-        modes = [(m, m.training) for m in net.module_.modules()]
-        sums = counts = None
         try:
-            net.module_.eval()
-            with torch.no_grad():
-                for batch in net.get_iterator(dataset_train, training=False):
-                    Xi, yi = unpack_data(batch)
-                    weight = None
-                    if isinstance(yi, WeightedTarget):
-                        yi, weight = yi
-                    if yi is None:
-                        raise ValueError(
-                            "LearnedGroundDistance needs the training targets; "
-                            "the batches hold none."
-                        )
-                    captured.clear()
-                    output = net.infer(Xi)
-                    if not captured:
-                        raise ValueError(
-                            f"The feature layer {type(layers[-1]).__name__} did "
-                            "not run in the forward pass. Pass feature_layer= the "
-                            "name of a submodule the network uses."
-                        )
-                    features = captured[-1]
-                    if not isinstance(features, torch.Tensor):
-                        raise ValueError(
-                            "The feature layer must output a tensor; got "
-                            f"{type(features).__name__}. Pass feature_layer= "
-                            "another submodule."
-                        )
-                    yi = torch.as_tensor(yi, device=features.device)
-                    if features.dim() == 0 or yi.shape[0] != features.shape[0]:
-                        raise ValueError(
-                            f"The feature layer gave output of shape "
-                            f"{tuple(features.shape)} for a batch of {yi.shape[0]} "
-                            "samples. Pass "
-                            "feature_layer= a submodule with one output row per "
-                            "sample."
-                        )
-                    if sums is None:
-                        n_classes = self._n_classes(net, output, yi)
-                    if weight is not None:
-                        if weight.dim() > 1:
-                            # An ensemble's weights per member: each sample
-                            # counts by its mean weight over the members.
-                            weight = weight.float().mean(dim=1)
-                        yi = _weighted_shares(yi, weight, n_classes)
-                    sums, counts = _accumulate_class_sums(
-                        features, yi, n_classes, sums, counts
-                    )
+            yield captured
         finally:
             for handle in handles:
                 handle.remove()
-            for module, training in modes:
-                module.training = training
-        if sums is None:
-            raise ValueError("The training data are empty.")
-        return sums, counts
 
     @staticmethod
     def _n_classes(net, output, target) -> int:
@@ -488,6 +462,52 @@ class LearnedGroundDistance(Callback):
             net.criterion_.ce_weight = self.ce_weight_
             net.criterion_.emd_weight = self.emd_weight_
             self.in_warmup_ = False
+
+
+@contextlib.contextmanager
+def _evaluating(module: nn.Module):
+    """The module in evaluation mode; each submodule's mode restored after."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for submodule, training in modes:
+            submodule.training = training
+
+
+def _batch_features(net, batch, captured, layers):
+    """A batch's features (the last captured), targets, weights and output."""
+    Xi, yi = unpack_data(batch)
+    weight = None
+    if isinstance(yi, WeightedTarget):
+        yi, weight = yi
+    if yi is None:
+        raise ValueError(
+            "LearnedGroundDistance needs the training targets; the batches hold none."
+        )
+    captured.clear()
+    output = net.infer(Xi)
+    if not captured:
+        raise ValueError(
+            f"The feature layer {type(layers[-1]).__name__} did not run in the "
+            "forward pass. Pass feature_layer= the name of a submodule the "
+            "network uses."
+        )
+    features = captured[-1]
+    if not isinstance(features, torch.Tensor):
+        raise ValueError(
+            "The feature layer must output a tensor; got "
+            f"{type(features).__name__}. Pass feature_layer= another submodule."
+        )
+    yi = torch.as_tensor(yi, device=features.device)
+    if features.dim() == 0 or yi.shape[0] != features.shape[0]:
+        raise ValueError(
+            f"The feature layer gave output of shape {tuple(features.shape)} for "
+            f"a batch of {yi.shape[0]} samples. Pass feature_layer= a submodule "
+            "with one output row per sample."
+        )
+    return features, yi, weight, output
 
 
 def _submodule_names(module: nn.Module, limit: int = 12) -> str:

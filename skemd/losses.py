@@ -641,55 +641,63 @@ def _squared_emd_loss(
             return _OrderedMean.apply(fused_input, index, softmax)
         return _MatrixMean.apply(fused_input, index, ground_distance, softmax)
     proba = _as_distribution(input, from_logits)
-
+    mean_only = reduction == "mean" and sample_weight is None
     if ground_distance is None:
-        mean_only = reduction == "mean" and sample_weight is None
-        if n_classes <= _MATMUL_MAX_CLASSES:
-            # Few classes: the cumulative sums are products with the upper
-            # triangle of ones, F(p) = p @ U, and F of class y is row y of U.
-            # A product and its gradient are one kernel each, where a cumulative
-            # sum costs three in the backward pass (flip, cumsum, flip).
-            upper = _upper_ones(n_classes, proba.dtype, proba.device)
-            if target.dim() == 1:
-                target_cdf = _true_class_rows(upper, _class_index(target))
-            else:
-                target_cdf = _soft_target(target, n_classes, dtype) @ upper
-            cdf = proba @ upper
-            if mean_only:
-                # The mean over samples of the per-sample means over classes.
-                # Summed, then divided: F.mse_loss's own mean returns a scalar
-                # that keeps all N x K squared errors alive with it, which adds
-                # up when callers keep the detached loss of every batch.
-                return F.mse_loss(cdf, target_cdf, reduction="sum") / cdf.numel()
-            per_sample = (cdf - target_cdf).square().mean(dim=1)
-        else:
-            # F(p) - F(t) is the cumulative sum of p - t: one cumsum, not two.
-            if target.dim() == 1:
-                cdf_diff = _unfused_ordered(proba, _class_index(target))
-            else:
-                diff = proba - _soft_target(target, n_classes, dtype)
-                cdf_diff = torch.cumsum(diff, dim=1)
-            squared = cdf_diff.square()
-            if mean_only:
-                return squared.mean()
-            per_sample = squared.mean(dim=1)
+        per_sample = _ordered_loss(proba, target, dtype, mean_only)
     else:
-        if target.dim() == 1:
-            # p - t is p with 1 taken off the true class, and the weights are
-            # the rows of the true classes.
-            index = _class_index(target)
-            row_weight = _true_class_rows(ground_distance, index)
-            diff = _minus_true_class(proba, index)
-        else:
-            target_dist = _soft_target(target, n_classes, dtype)
-            row_weight = target_dist @ ground_distance
-            diff = proba - target_dist
-        weighted = diff.square() * row_weight
-        if reduction == "mean" and sample_weight is None:
-            return weighted.sum() / weighted.numel()
-        per_sample = weighted.mean(dim=1)
-
+        per_sample = _matrix_loss(proba, target, ground_distance, dtype, mean_only)
+    if per_sample.dim() == 0:
+        return per_sample
     return _reduce(per_sample, sample_weight, reduction)
+
+
+def _ordered_loss(proba, target, dtype, mean_only: bool) -> torch.Tensor:
+    """The ordered form per sample, or its mean when ``mean_only``."""
+    n_classes = proba.shape[1]
+    if n_classes <= _MATMUL_MAX_CLASSES:
+        # Few classes: the cumulative sums are products with the upper
+        # triangle of ones, F(p) = p @ U, and F of class y is row y of U.
+        # A product and its gradient are one kernel each, where a cumulative
+        # sum costs three in the backward pass (flip, cumsum, flip).
+        upper = _upper_ones(n_classes, proba.dtype, proba.device)
+        if target.dim() == 1:
+            target_cdf = _true_class_rows(upper, _class_index(target))
+        else:
+            target_cdf = _soft_target(target, n_classes, dtype) @ upper
+        cdf = proba @ upper
+        if mean_only:
+            # The mean over samples of the per-sample means over classes.
+            # Summed, then divided: F.mse_loss's own mean returns a scalar
+            # that keeps all N x K squared errors alive with it, which adds
+            # up when callers keep the detached loss of every batch.
+            return F.mse_loss(cdf, target_cdf, reduction="sum") / cdf.numel()
+        return (cdf - target_cdf).square().mean(dim=1)
+    # F(p) - F(t) is the cumulative sum of p - t: one cumsum, not two.
+    if target.dim() == 1:
+        cdf_diff = _unfused_ordered(proba, _class_index(target))
+    else:
+        diff = proba - _soft_target(target, n_classes, dtype)
+        cdf_diff = torch.cumsum(diff, dim=1)
+    squared = cdf_diff.square()
+    return squared.mean() if mean_only else squared.mean(dim=1)
+
+
+def _matrix_loss(proba, target, ground_distance, dtype, mean_only) -> torch.Tensor:
+    """The matrix form per sample, or its mean when ``mean_only``."""
+    if target.dim() == 1:
+        # p - t is p with 1 taken off the true class, and the weights are
+        # the rows of the true classes.
+        index = _class_index(target)
+        row_weight = _true_class_rows(ground_distance, index)
+        diff = _minus_true_class(proba, index)
+    else:
+        target_dist = _soft_target(target, proba.shape[1], dtype)
+        row_weight = target_dist @ ground_distance
+        diff = proba - target_dist
+    weighted = diff.square() * row_weight
+    if mean_only:
+        return weighted.sum() / weighted.numel()
+    return weighted.mean(dim=1)
 
 
 _BOTH_TERMS_ZERO = (
@@ -899,20 +907,7 @@ class SquaredEMDLoss(nn.Module):
             and self.from_logits
             and target.dim() == 1
         ):
-            # The mean of a weighted sum is the weighted sum of the means: each
-            # term by its fused kernel (cross-entropy's, and the squared EMD's).
-            # The squared EMD goes first: it checks the target.
-            loss = None
-            if self.emd_weight != 0.0:
-                loss = _squared_emd_loss(
-                    input, target, self.ground_distance, None, "mean", True, None
-                )
-                if self.emd_weight != 1.0:
-                    loss = self.emd_weight * loss
-            ce = F.cross_entropy(input, target.long())
-            if self.ce_weight != 1.0:
-                ce = self.ce_weight * ce
-            return ce if loss is None else loss + ce
+            return self._fused_mix(input, target)
         per_sample = None
         if self.emd_weight != 0.0:
             per_sample = _squared_emd_loss(
@@ -926,6 +921,31 @@ class SquaredEMDLoss(nn.Module):
             )
             if self.emd_weight != 1.0:
                 per_sample = self.emd_weight * per_sample
+        ce = self._cross_entropy(input, target)
+        per_sample = ce if per_sample is None else per_sample + ce
+        return _reduce(per_sample, sample_weight, self.reduction)
+
+    def _fused_mix(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The mean mix of class indices: each term by its fused kernel.
+
+        The mean of a weighted sum is the weighted sum of the means:
+        cross-entropy's kernel and the squared EMD's. The squared EMD goes
+        first: it checks the target.
+        """
+        loss = None
+        if self.emd_weight != 0.0:
+            loss = _squared_emd_loss(
+                input, target, self.ground_distance, None, "mean", True, None
+            )
+            if self.emd_weight != 1.0:
+                loss = self.emd_weight * loss
+        ce = F.cross_entropy(input, target.long())
+        if self.ce_weight != 1.0:
+            ce = self.ce_weight * ce
+        return ce if loss is None else loss + ce
+
+    def _cross_entropy(self, input: torch.Tensor, target: torch.Tensor):
+        """The weighted cross-entropy term of each sample."""
         log_proba = (
             torch.log_softmax(input, dim=1)
             if self.from_logits
@@ -935,10 +955,7 @@ class SquaredEMDLoss(nn.Module):
             ce = F.nll_loss(log_proba, target.long(), reduction="none")
         else:
             ce = -(target.to(log_proba.dtype) * log_proba).sum(dim=1)
-        if self.ce_weight != 1.0:
-            ce = self.ce_weight * ce
-        per_sample = ce if per_sample is None else per_sample + ce
-        return _reduce(per_sample, sample_weight, self.reduction)
+        return ce if self.ce_weight == 1.0 else self.ce_weight * ce
 
     def extra_repr(self) -> str:
         kind = "ordinal" if self.ground_distance is None else "matrix"
