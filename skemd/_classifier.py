@@ -12,42 +12,30 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import numbers
-import threading
 import warnings
 
 import numpy as np
-import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
-from skorch.callbacks import Callback, PrintLog
+from sklearn.utils.validation import column_or_1d, validate_data
+from skorch.callbacks import PrintLog
 
-from . import _labels
-from ._data import InMemoryDataset, as_rows
-from ._decision import DECISIONS, decide
-from ._distributed import DataParallelNet, EpochAcrossRanks, Ranks
+from . import _build, _labels, _splits
+from ._decision import DECISIONS
+from ._distributed import DataParallelNet, Ranks
 from ._inputs import naming_text_columns, resolve_device
 from ._modules import (
-    MLP,
-    EnsembleMLP,
     check_first_output,
-    quantile_bins,
-    set_generator,
 )
 from ._net import EMDNet
+from ._prediction import PredictionMixin
 from ._training import (
     BestWeights,
-    FiniteLossCheck,
-    LearningRateSchedule,
-    MemberValidationLoss,
     PlateauStopping,
-    ValidationScore,
     samples_seen,
     torch_threads,
     train,
@@ -81,30 +69,6 @@ _NOT_PRINTED = (
     "member_best",
     "valid_member_loss",
 )
-# A module of the user's may draw from torch's global random state: fits with
-# one seed it under this lock, so that fits in threads stay reproducible.
-_GLOBAL_RANDOM_STATE = threading.Lock()
-
-
-@contextlib.contextmanager
-def _random_source(seed: int, device: torch.device, global_state: bool):
-    """Generators seeded with ``seed``: one for the CPU, one for ``device``.
-
-    With ``global_state`` (a module of the user's, which draws from torch's
-    global random state), the global state is seeded instead, under a lock and
-    restored afterwards, and no generator is given (``None, None``).
-    """
-    if global_state:
-        devices = [device] if device.type == "cuda" else []
-        with _GLOBAL_RANDOM_STATE, torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield None, None
-        return
-    cpu = torch.Generator().manual_seed(seed)
-    on_device = cpu if device.type == "cpu" else torch.Generator(device)
-    if on_device is not cpu:
-        on_device.manual_seed(seed)
-    yield cpu, on_device
 
 
 def _largest_weight(weight, n_samples, ranks):
@@ -122,14 +86,6 @@ def _largest_weight(weight, n_samples, ranks):
     return weight, top
 
 
-def _reseed(generator, seed: int) -> None:
-    """Seed ``generator``, or (None) the global state forked for this fit."""
-    if generator is None:
-        torch.manual_seed(seed)
-    else:
-        generator.manual_seed(seed)
-
-
 def _learn_from_chunks(net) -> None:
     """Let a learned distance pool the class sums of ``partial_fit``'s chunks."""
     learner = dict(net.callbacks_).get("ground_distance")
@@ -137,23 +93,7 @@ def _learn_from_chunks(net) -> None:
         learner.accumulate = True
 
 
-def _use_generator(net, generator) -> None:
-    """Draw the net's shuffling and dropout from ``generator`` (None: global)."""
-    net.set_params(generator=generator)
-    set_generator(net.module_, generator)
-
-
-class _FixedSplit:
-    """skorch ``train_split`` that returns a validation set made in advance."""
-
-    def __init__(self, valid):
-        self.valid = valid
-
-    def __call__(self, dataset, y=None, **kwargs):
-        return dataset, self.valid
-
-
-class EMDClassifier(ClassifierMixin, BaseEstimator):
+class EMDClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
     """Neural-network classifier trained with the exact squared EMD loss.
 
     The network (a multi-layer perceptron by default, or any torch module) is
@@ -677,13 +617,13 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
             seed = int(self._random_state.randint(np.iinfo(np.int32).max))
             if incremental and continuing:
                 net = self._resume(X, weight, scale, ranks)
-                train_set, valid = _dataset(X, y_index, weight), None
+                train_set, valid = _splits.dataset(X, y_index, weight), None
                 device = torch.device(net.device)
             else:
                 net, device = None, ranks.device(resolve_device(self.device))
                 train_set, valid = self._split(X, y_index, weight, incremental)
         before = len(self.net_.history) if continuing else 0
-        with _random_source(seed, device, self.module is not None) as (cpu, gen):
+        with _build.random_source(seed, device, self.module is not None) as (cpu, gen):
             if net is None:
                 with ranks.together():
                     net = self._new_net(X, train_set, valid, device, cpu, scale, ranks)
@@ -691,17 +631,17 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
                 _learn_from_chunks(net)
             if ranks.distributed:
                 # Each rank draws shuffles and dropout masks of its own.
-                _reseed(gen, seed + ranks.rank)
+                _build.reseed(gen, seed + ranks.rank)
             check = None
             if self.module is not None and not continuing:
                 check = check_first_output(net.module_, len(self.classes_))
-            _use_generator(net, gen)
+            _build.use_generator(net, gen)
             parallel = net.data_parallel(device) if ranks.distributed else None
             try:
                 with parallel or contextlib.nullcontext():
                     train(net, train_set.to(device), epochs=1 if incremental else None)
             finally:
-                _use_generator(net, None)
+                _build.use_generator(net, None)
                 if check is not None:
                     check.remove()
         # The validation data are not part of the model.
@@ -778,7 +718,9 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
             labels = ranks.pooled_labels(y, given, categories, X.shape[1:])
             self.classes_, _ = _labels.training_classes(labels, categories, given)
         y_index = _labels.positions(y, self.classes_, order_name="classes_")
-        weight = self._with_class_weights(weight, y_index, incremental, ranks)
+        weight = _labels.class_weighted(
+            self.class_weight, self.classes_, y_index, weight, incremental, ranks
+        )
         weight, top = _largest_weight(weight, X.shape[0], ranks)
         scale = 1.0
         if weight is not None:
@@ -845,74 +787,19 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
     def _split(self, X, y_index, weight, incremental):
         """The training data, and the validation data when early stopping."""
         if self._ensemble() and not incremental:
-            return self._member_split(X, y_index, weight)
+            return _splits.member_split(
+                X,
+                y_index,
+                weight,
+                self.n_estimators,
+                self.validation_fraction,
+                self.early_stopping,
+                self._random_state,
+            )
         if not self.early_stopping or incremental:
-            return _dataset(X, y_index, weight), None
-        counts = np.bincount(y_index)
-        n_samples = X.shape[0]
-        # The part sizes of train_test_split, checked here to name the setting.
-        n_valid = int(np.ceil(self.validation_fraction * n_samples))
-        n_train = int(np.floor((1.0 - self.validation_fraction) * n_samples))
-        if n_train == 0 or n_valid == 0:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} of {n_samples} "
-                f"samples leaves {n_train} for training and {n_valid} for "
-                "validation: early_stopping needs rows in both. Change "
-                "validation_fraction or give more samples."
-            )
-        n_present = np.count_nonzero(counts)
-        # Stratified where each part can hold every class; a random split else.
-        stratify = (
-            y_index
-            if counts[counts > 0].min() >= 2
-            and min(n_valid, n_samples - n_valid) >= n_present
-            else None
-        )
-        train_rows, valid_rows = train_test_split(
-            np.arange(n_samples),
-            test_size=self.validation_fraction,
-            random_state=self._random_state.randint(np.iinfo(np.int32).max),
-            stratify=stratify,
-        )
-
-        def part(rows):
-            return _dataset(
-                X[rows], y_index[rows], None if weight is None else weight[rows]
-            )
-
-        return part(train_rows), part(valid_rows)
-
-    def _member_split(self, X, y_index, weight):
-        """Training (and validation) data where each member has rows of its own.
-
-        Without early stopping every member trains on every row, each in its
-        own random order. With it, member ``m`` holds out fold ``m`` of a
-        stratified split into ``round(1 / validation_fraction)`` folds (a new
-        split after every ``n_folds`` members), trains on the other folds and
-        is stopped on its own: the ensemble as a whole learns from every row.
-        """
-        n_samples, n_members = X.shape[0], self.n_estimators
-        everything = np.arange(n_samples)
-        if not self.early_stopping:
-            rows = [everything] * n_members
-            return _member_dataset(X, y_index, weight, rows), None
-        n_folds = min(max(2, round(1 / self.validation_fraction)), n_samples)
-        if n_folds < 2:
-            raise ValueError(
-                "early_stopping holds out a fold of the rows for each member of "
-                "the ensemble network (n_estimators, numeric_embedding): it "
-                f"needs at least 2 samples; got {n_samples}."
-            )
-        trained, held_out = [], []
-        for member in range(n_members):
-            if member % n_folds == 0:
-                folds = _stratified_folds(y_index, n_folds, self._random_state)
-            own = folds == member % n_folds
-            trained.append(everything[~own])
-            held_out.append(everything[own])
-        return (
-            _member_dataset(X, y_index, weight, trained),
-            _member_dataset(X, y_index, weight, held_out, by_member=True),
+            return _splits.dataset(X, y_index, weight), None
+        return _splits.validation_split(
+            X, y_index, weight, self.validation_fraction, self._random_state
         )
 
     def _new_net(self, X, train_set, valid, device, generator, scale, ranks):
@@ -922,10 +809,10 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
         samples of every rank.
         """
         n_classes = len(self.classes_)
-        batch_size = self._batch_size_for(_n_rows(train_set))
+        batch_size = self._batch_size_for(_splits.n_rows(train_set))
         _, loss_matrix = self._ground_distance(n_classes)
         net_class = DataParallelNet if ranks.distributed else EMDNet
-        total = ranks.sum(_total(train_set)) * scale
+        total = ranks.sum(_splits.total(train_set)) * scale
         net = net_class(
             module=self._build_module(X, n_classes, generator, ranks),
             criterion=SquaredEMDLoss,
@@ -937,7 +824,7 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
             iterator_train__shuffle=self.shuffle,
             iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
             max_epochs=self.max_iter,
-            train_split=None if valid is None else _FixedSplit(valid.to(device)),
+            train_split=None if valid is None else _build.FixedSplit(valid.to(device)),
             callbacks=self._callbacks(valid is not None, ranks.distributed),
             callbacks__print_log=(
                 PrintLog(keys_ignored=list(_NOT_PRINTED)) if self.verbose else None
@@ -977,52 +864,10 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
         return net
 
     def _callbacks(self, validating: bool, distributed: bool = False) -> list:
-        """The estimator's training callbacks, then the user's.
-
-        Data-parallel, the first pools each epoch's losses over the ranks, so
-        that all the others read those of every rank's data.
-        """
-        monitor = "valid_loss" if validating else "train_loss"
-        members = validating and self._ensemble()
-        callbacks = [("ranks", EpochAcrossRanks())] if distributed else []
-        callbacks += [
-            (
-                "learning_rate",
-                LearningRateSchedule(
-                    self.learning_rate if self.solver == "sgd" else "constant",
-                    self.learning_rate_init,
-                    self.power_t,
-                ),
-            ),
-            ("finite_loss", FiniteLossCheck()),
-        ]
-        if validating:
-            distance, _ = self._ground_distance(len(self.classes_))
-            callbacks.append(
-                ("validation_score", ValidationScore(self.decision, distance))
-            )
-        if members:
-            monitor = "valid_member_loss"
-            callbacks.append(("member_loss", MemberValidationLoss()))
-        callbacks += [
-            ("best", BestWeights(monitor, restore=validating, members=members)),
-            # Before the distance learner: when it ends training, no distance
-            # is learned that no epoch would use.
-            ("plateau", self._plateau(monitor)),
-        ]
-        if self._learned():
-            learner = LearnedGroundDistance(
-                warmup_epochs=self.warmup_epochs,
-                distance_power=self.distance_power,
-                distance_offset=self.distance_offset,
-                feature_layer=(
-                    "features"
-                    if self.feature_layer is None and self._ensemble()
-                    else self.feature_layer
-                ),
-            )
-            callbacks.append(("ground_distance", learner))
-        return callbacks + self._user_callbacks()
+        """The estimator's training callbacks, then the user's."""
+        return _build.training_callbacks(self, validating, distributed) + (
+            _build.checked_callbacks(self.callbacks, _OWN_CALLBACKS)
+        )
 
     def _plateau(self, monitor):
         adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
@@ -1116,31 +961,6 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
         )
         return 0.0 if ordinal else 1.0
 
-    def _user_callbacks(self) -> list:
-        """Copies of the ``callbacks`` parameter, checked."""
-        if self.callbacks is None:
-            return []
-        for item in self.callbacks:
-            if isinstance(item, tuple) and (
-                len(item) != 2 or not isinstance(item[0], str)
-            ):
-                raise TypeError(
-                    "callbacks takes skorch callbacks or (name, callback) pairs; "
-                    f"got {item!r}."
-                )
-            name, callback = item if isinstance(item, tuple) else (None, item)
-            if not isinstance(callback, Callback):
-                raise TypeError(
-                    "callbacks takes skorch callbacks (skorch.callbacks.Callback "
-                    f"instances); got {callback!r}."
-                )
-            if name in _OWN_CALLBACKS:
-                raise ValueError(
-                    f"The callback name {name!r} is the estimator's own; choose "
-                    "another."
-                )
-        return copy.deepcopy(list(self.callbacks))
-
     def _ensemble(self) -> bool:
         """Whether the default network is the ensemble (else the plain MLP)."""
         return self.module is None and (
@@ -1148,65 +968,11 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
         )
 
     def _build_module(self, X, n_classes, generator, ranks):
-        if self._ensemble():
-            if ranks.distributed:
-                mean, scale = _pooled_column_scales(X, ranks)
-            else:
-                mean, scale = _column_scales(X)
-            bins = None
-            if self.numeric_embedding is not None and not scipy.sparse.issparse(X):
-                bins = quantile_bins(X, self.n_bins)
-                # Data-parallel, every rank embeds its inputs in rank 0's bins.
-                bins = ranks.gather(bins)[0]
-            return EnsembleMLP(
-                X.shape[1],
-                n_classes,
-                hidden_layer_sizes=self._layer_sizes(),
-                n_members=self.n_estimators,
-                activation=self.activation,
-                dropout=self.dropout,
-                mean=mean,
-                scale=scale,
-                bins=bins,
-                embedding_dim=self.embedding_dim,
-                generator=generator,
-            )
-        if self.module is None:
-            return MLP(
-                X.shape[1],
-                n_classes,
-                hidden_layer_sizes=self._layer_sizes(),
-                activation=self.activation,
-                dropout=self.dropout,
-                generator=generator,
-            )
-        if isinstance(self.module, torch.nn.Module):
-            return copy.deepcopy(self.module)
-        if inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module):
-            try:
-                return self.module(**(self.module_params or {}))
-            except TypeError as exc:
-                # The class's own message names its arguments, not ours.
-                raise TypeError(
-                    f"module={self.module.__name__} cannot be built with "
-                    f"module_params={self.module_params!r}: {exc}"
-                ) from exc
-        raise TypeError(
-            "module must be a torch.nn.Module instance or subclass; got "
-            f"{self.module!r}."
-        )
+        return _build.build_module(self, X, n_classes, generator, ranks)
 
     def _decay(self, total_weight) -> float:
         """The L2 penalty per unit of weight, ``alpha`` over the samples' total."""
-        decay = self.alpha / total_weight
-        if decay > float(np.finfo(np.float32).max):
-            raise ValueError(
-                f"sample_weight sums to {total_weight:.3g}, so that the L2 penalty "
-                f"alpha / sum(sample_weight) = {decay:.3g} overflows float32. "
-                "Scale the weights up: their ratios weigh the samples, their sum "
-                "counts them for the penalty."
-            )
-        return decay
+        return _build.l2_penalty(self.alpha, total_weight)
 
     def _layer_sizes(self) -> tuple[int, ...]:
         """``hidden_layer_sizes`` as a tuple, each size checked."""
@@ -1240,78 +1006,7 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
         return self.precision
 
     def _optimizer_params(self, n_samples, device):
-        weight_decay = self._decay(n_samples)
-        if isinstance(self.solver, type):
-            if not issubclass(self.solver, torch.optim.Optimizer):
-                raise TypeError(
-                    "solver must be 'adam', 'sgd' or a torch.optim.Optimizer "
-                    f"subclass; got {self.solver!r}."
-                )
-            options = {
-                f"optimizer__{key}": value
-                for key, value in (self.solver_params or {}).items()
-            }
-            if "optimizer__lr" in options:
-                raise ValueError(
-                    "solver_params sets no 'lr': the learning rate is "
-                    "learning_rate_init."
-                )
-            # A trial optimiser of one parameter: its own error on a bad
-            # argument would otherwise come from deep inside the net.
-            try:
-                self.solver(
-                    [torch.nn.Parameter(torch.zeros(1))],
-                    lr=self.learning_rate_init,
-                    **(self.solver_params or {}),
-                )
-            except (TypeError, ValueError) as exc:
-                error = TypeError if isinstance(exc, TypeError) else ValueError
-                raise error(
-                    f"solver={self.solver.__name__} with solver_params="
-                    f"{self.solver_params!r} cannot be built: {exc}"
-                ) from exc
-            return {
-                "optimizer": self.solver,
-                "lr": self.learning_rate_init,
-                "l2_weights": weight_decay,
-                **options,
-            }
-        if self.solver_params is not None:
-            raise ValueError(
-                f"solver_params goes with an optimiser class as solver; "
-                f"solver={self.solver!r} takes its settings from "
-                + (
-                    "beta_1, beta_2 and epsilon."
-                    if self.solver == "adam"
-                    else "momentum and nesterovs_momentum."
-                )
-            )
-        # The fused update is one kernel per parameter group instead of several
-        # per tensor: the optimiser step dominates small networks.
-        fused = device.type in ("cpu", "cuda") or None
-        if self.solver == "adam":
-            if np.float32(self.epsilon) == 0:
-                raise ValueError(
-                    f"epsilon={self.epsilon!r} is zero in float32, the precision "
-                    "the optimiser runs in, and Adam would divide by zero; give "
-                    "1e-38 or more (the default is 1e-8)."
-                )
-            return {
-                "optimizer": torch.optim.Adam,
-                "lr": self.learning_rate_init,
-                "optimizer__betas": (self.beta_1, self.beta_2),
-                "optimizer__eps": self.epsilon,
-                "optimizer__weight_decay": weight_decay,
-                "optimizer__fused": fused,
-            }
-        return {
-            "optimizer": torch.optim.SGD,
-            "lr": self.learning_rate_init,
-            "optimizer__momentum": self.momentum,
-            "optimizer__nesterov": self.nesterovs_momentum and self.momentum > 0,
-            "optimizer__weight_decay": weight_decay,
-            "optimizer__fused": fused,
-        }
+        return _build.optimizer_params(self, self._decay(n_samples), device)
 
     def _load_weights(self, net):
         """Copy the weights of the fitted network into the new one (warm start)."""
@@ -1335,302 +1030,8 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
         # epoch still has at least 32 steps.
         return min(n_samples, max(200, min(1024, n_samples // 32)))
 
-    def _with_class_weights(self, weight, y_index, incremental, ranks):
-        """``sample_weight`` times the weights of the samples' classes.
-
-        ``"balanced"`` counts the classes of every rank's rows together.
-        """
-        spec = self.class_weight
-        if spec is None:
-            return weight
-        n_classes = len(self.classes_)
-        if isinstance(spec, str):
-            if incremental:
-                raise ValueError(
-                    "class_weight='balanced' needs the class counts of the whole "
-                    "data set, which partial_fit does not see. Compute them once "
-                    "(sklearn.utils.class_weight.compute_class_weight) and pass "
-                    "class_weight as a dict."
-                )
-            counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
-            counts, n_rows = ranks.sum(counts), ranks.sum(len(y_index))
-            present = counts > 0
-            per_class = np.ones(n_classes)
-            per_class[present] = n_rows / (present.sum() * counts[present])
-        else:
-            lookup = {
-                label: index for index, label in enumerate(self.classes_.tolist())
-            }
-            unknown = [label for label in spec if label not in lookup]
-            if unknown:
-                raise ValueError(
-                    f"class_weight has labels that are not classes: {unknown[:10]}. "
-                    f"The classes are {list(self.classes_.tolist())}."
-                )
-            per_class = np.ones(n_classes)
-            for label, value in spec.items():
-                if not (isinstance(value, numbers.Real) and np.isfinite(value)):
-                    raise ValueError(
-                        f"class_weight[{label!r}] must be a finite number; got "
-                        f"{value!r}."
-                    )
-                if value < 0:
-                    raise ValueError(
-                        f"class_weight[{label!r}] is negative ({value}); weights "
-                        "must be 0 or more."
-                    )
-                per_class[lookup[label]] = value
-        per_sample = per_class[y_index]
-        if weight is not None:
-            per_sample = per_sample * weight
-        if not (per_sample > 0).any():
-            raise ValueError(
-                "class_weight and sample_weight leave every sample with weight "
-                "zero: nothing to train."
-            )
-        return per_sample
-
-    # ------------------------------------------------------------- predict
-
-    def __sklearn_is_fitted__(self) -> bool:
-        # The network, not classes_: a fit that failed leaves classes_ set.
-        return hasattr(self, "net_")
-
-    def _logits(self, X) -> torch.Tensor:
-        check_is_fitted(self)
-        with naming_text_columns(X):
-            X = validate_data(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=np.float32,
-                allow_nd=self.module is not None,
-                reset=False,
-            )
-        with torch_threads(self._thread_count()):
-            logits = self.net_.forward(InMemoryDataset(as_rows(X)))
-        # -inf masks a class (probability 0); NaN, +inf or a row masked whole
-        # have no distribution (for any member of an ensemble).
-        finite = ~(
-            torch.isnan(logits).any(dim=1)
-            | (logits == torch.inf).any(dim=1)
-            | (logits == -torch.inf).all(dim=1)
-        )
-        if finite.dim() > 1:
-            finite = finite.all(dim=1)
-        if not bool(finite.all()):
-            raise ValueError(
-                f"The network's output is infinite or NaN for "
-                f"{int((~finite).sum())} of {len(logits)} samples: its weights "
-                "or these inputs are too large. Standardise the features or "
-                "train with a lower learning_rate_init."
-            )
-        return logits
-
-    def predict_proba(self, X):
-        """Predicted distribution over the classes.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Rows sum to 1; columns follow ``classes_``.
-        """
-        return _probabilities(self._logits(X)).numpy()
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The samples.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        logits = self._logits(X)
-        if logits.dim() == 2:
-            return torch.log_softmax(logits.double(), dim=1).numpy()
-        with np.errstate(divide="ignore"):
-            return np.log(_probabilities(logits).numpy())
-
-    def predict(self, X):
-        """Predicted class of each sample, chosen by ``decision``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The samples.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        proba = self.predict_proba(X)
-        index = decide(proba, self.decision, self.ground_distance_)
-        return self.classes_[index]
-
-    # ------------------------------------------- MLPClassifier's attributes
-
-    def _default_network(self, attribute: str) -> MLP:
-        check_is_fitted(self)
-        module = self.net_.module_
-        if isinstance(module, EnsembleMLP):
-            raise AttributeError(
-                f"{attribute} describes a single network; this EMDClassifier "
-                f"averages {module.n_members} members (n_estimators) and embeds "
-                "its inputs: read their weights from net_.module_."
-            )
-        if not isinstance(module, MLP):
-            raise AttributeError(
-                f"{attribute} describes the default network; this EMDClassifier "
-                f"trained a {type(module).__name__} (the module parameter): read "
-                "its weights from net_.module_."
-            )
-        return module
-
-    def _default_layers(self, attribute: str) -> list[torch.nn.Linear]:
-        module = self._default_network(attribute)
-        hidden = [m for m in module.hidden if isinstance(m, torch.nn.Linear)]
-        return [*hidden, module.output]
-
-    @property
-    def coefs_(self) -> list[np.ndarray]:
-        """Weight matrices of the default network, shape ``(n_in, n_out)`` each."""
-        return [
-            layer.weight.detach().cpu().numpy().T.copy()
-            for layer in self._default_layers("coefs_")
-        ]
-
-    @property
-    def intercepts_(self) -> list[np.ndarray]:
-        """Bias vectors of the default network, one per layer."""
-        return [
-            layer.bias.detach().cpu().numpy().copy()
-            for layer in self._default_layers("intercepts_")
-        ]
-
-    @property
-    def n_layers_(self) -> int:
-        """Layers of the default network, input and output included."""
-        return len(self._default_layers("n_layers_")) + 1
-
-    @property
-    def n_outputs_(self) -> int:
-        """Outputs of the network: one logit per class."""
-        check_is_fitted(self)
-        return len(self.classes_)
-
-    @property
-    def out_activation_(self) -> str:
-        """Output activation: ``"softmax"``."""
-        check_is_fitted(self)
-        return "softmax"
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = True
         return tags
-
-
-def _dataset(X, y_index, weight) -> InMemoryDataset:
-    """Features, class positions and weights (or None) as an in-memory dataset."""
-    return InMemoryDataset(
-        as_rows(X),
-        torch.from_numpy(y_index),
-        None if weight is None else torch.from_numpy(np.ascontiguousarray(weight)),
-    )
-
-
-def _stratified_folds(y_index: np.ndarray, n_folds: int, rng) -> np.ndarray:
-    """A fold number for each row: each class dealt evenly over the folds.
-
-    The rows of each class are shuffled and dealt round the folds, each class
-    starting where the previous one stopped, so that every fold holds its share
-    of every class (to a row) and the folds differ in size by one at most.
-    """
-    folds = np.empty(len(y_index), dtype=np.int64)
-    start = 0
-    for label in np.unique(y_index):
-        rows = np.flatnonzero(y_index == label)
-        rows = rows[rng.permutation(len(rows))]
-        folds[rows] = (start + np.arange(len(rows))) % n_folds
-        start = (start + len(rows)) % n_folds
-    return folds
-
-
-def _column_scales(X) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of each column (1 where it is constant)."""
-    if scipy.sparse.issparse(X):
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        square = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-        std = np.sqrt(np.maximum(square - mean**2, 0.0))
-    else:
-        X = np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1)
-        mean, std = X.mean(axis=0), X.std(axis=0)
-    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-
-
-def _pooled_column_scales(X, ranks) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_column_scales` of every rank's rows together."""
-    if scipy.sparse.issparse(X):
-        X = X.astype(np.float64)
-        first = np.asarray(X.sum(axis=0)).ravel()
-        second = np.asarray(X.multiply(X).sum(axis=0)).ravel()
-    else:
-        X = np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1)
-        first, second = X.sum(axis=0), np.square(X).sum(axis=0)
-    n_samples = ranks.sum(X.shape[0])
-    mean = ranks.sum(first) / n_samples
-    std = np.sqrt(np.maximum(ranks.sum(second) / n_samples - mean**2, 0.0))
-    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-
-
-def _probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """Class probabilities in float64; an ensemble's members averaged."""
-    proba = torch.softmax(logits.double(), dim=1)
-    return proba if proba.dim() == 2 else proba.mean(dim=2)
-
-
-def _member_dataset(X, y_index, weight, rows, by_member=False) -> InMemoryDataset:
-    """The dataset of an ensemble whose member ``m`` sees the rows ``rows[m]``.
-
-    Members with fewer rows repeat some of them, at weight 0, to make up the
-    longest member's count.
-    """
-    length = max(len(member) for member in rows)
-    index = np.zeros((len(rows), length), dtype=np.int64)
-    member_weight = np.zeros((len(rows), length), dtype=np.float32)
-    for member, own in enumerate(rows):
-        index[member] = own[np.arange(length) % len(own)]
-        member_weight[member, : len(own)] = 1.0 if weight is None else weight[own]
-    dataset = _dataset(X, y_index, weight)
-    dataset.member_rows = torch.from_numpy(index)
-    dataset.member_weight = torch.from_numpy(member_weight)
-    dataset.by_member = by_member
-    return dataset
-
-
-def _n_rows(dataset: InMemoryDataset) -> int:
-    """Rows per batch pass: of each member for an ensemble's dataset."""
-    if dataset.member_rows is not None:
-        return int(dataset.member_rows.shape[1])
-    return len(dataset)
-
-
-def _total(dataset: InMemoryDataset) -> float:
-    """The number of samples, or the sum of their weights (of a mean member)."""
-    if dataset.member_weight is not None:
-        weight = dataset.member_weight.double()
-        return float(weight.sum()) / weight.shape[0]
-    if dataset.sample_weight is None:
-        return float(len(dataset))
-    return float(dataset.sample_weight.double().sum())

@@ -322,3 +322,64 @@ def training_classes(y: np.ndarray, categories=None, classes=None):
             f"single class {order[0]!r}."
         )
     return order, source
+
+
+def class_weighted(spec, classes, y_index, weight, incremental, ranks):
+    """``weight`` (or ones) times the weight of each sample's class.
+
+    ``spec`` is a ``class_weight`` parameter: None, a dict ``{label: weight}``
+    (classes left out weigh 1) or ``"balanced"`` (``n_samples / (n_classes *
+    count)``, the counts of every rank's rows together when data-parallel:
+    ``ranks.sum`` adds a number over the ranks).
+    """
+    if spec is None:
+        return weight
+    n_classes = len(classes)
+    if isinstance(spec, str):
+        if incremental:
+            raise ValueError(
+                "class_weight='balanced' needs the class counts of the whole data "
+                "set, which partial_fit does not see. Compute them once "
+                "(sklearn.utils.class_weight.compute_class_weight) and pass "
+                "class_weight as a dict."
+            )
+        counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
+        counts, n_rows = ranks.sum(counts), ranks.sum(len(y_index))
+        present = counts > 0
+        per_class = np.ones(n_classes)
+        per_class[present] = n_rows / (present.sum() * counts[present])
+    else:
+        per_class = _class_weight_dict(spec, classes)
+    per_sample = per_class[y_index]
+    if weight is not None:
+        per_sample = per_sample * weight
+    if not (per_sample > 0).any():
+        raise ValueError(
+            "class_weight and sample_weight leave every sample with weight zero: "
+            "nothing to train."
+        )
+    return per_sample
+
+
+def _class_weight_dict(spec: dict, classes) -> np.ndarray:
+    """The weight of each class from a ``{label: weight}`` dict, checked."""
+    lookup = {label: index for index, label in enumerate(np.asarray(classes).tolist())}
+    unknown = [label for label in spec if label not in lookup]
+    if unknown:
+        raise ValueError(
+            f"class_weight has labels that are not classes: {unknown[:10]}. "
+            f"The classes are {list(lookup)}."
+        )
+    per_class = np.ones(len(lookup))
+    for label, value in spec.items():
+        if not (isinstance(value, numbers.Real) and np.isfinite(value)):
+            raise ValueError(
+                f"class_weight[{label!r}] must be a finite number; got {value!r}."
+            )
+        if value < 0:
+            raise ValueError(
+                f"class_weight[{label!r}] is negative ({value}); weights must be 0 "
+                "or more."
+            )
+        per_class[lookup[label]] = value
+    return per_class

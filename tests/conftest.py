@@ -8,6 +8,21 @@ from sklearn.exceptions import ConvergenceWarning
 DEVICES = ["cpu", "cuda"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Run the whole session on one torch thread, then restore the setting.
+
+    The networks of the tests are small, and one thread is the fastest for them
+    (the estimator's own ``n_threads="auto"``); it also keeps the test run from
+    crowding other work on the machine. Tests of ``n_threads`` set their own
+    counts and put this one back.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     """Run a test on the CPU, and again on CUDA where a GPU is present."""

@@ -70,5 +70,6 @@ def _expected_failures(estimator):
 @parametrize_with_checks(
     list(_fast_instances()), expected_failed_checks=_expected_failures
 )
-def test_sklearn_compatible_estimator(estimator, check):
+def test_sklearn_compatible_estimator(estimator, check, quiet_convergence):
+    # The instances train for 50 epochs at most, to keep the checks fast.
     check(estimator)

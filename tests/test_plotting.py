@@ -544,13 +544,14 @@ def test_training_curves_mark_the_network_kept_by_the_last_fit():
 
 
 def test_training_curves_when_training_ends_within_the_warm_up():
-    clf = _fit(
-        ground_distance="learned",
-        warmup_epochs=5,
-        max_iter=3,
-        early_stopping=True,
-        validation_fraction=0.25,
-    )
+    with pytest.warns(UserWarning, match="within the warm-up"):
+        clf = _fit(
+            ground_distance="learned",
+            warmup_epochs=5,
+            max_iter=3,
+            early_stopping=True,
+            validation_fraction=0.25,
+        )
     ax = plot_training_curves(clf)
     kept = ax.get_lines()[-1]
     assert list(kept.get_xdata()) == [3]

@@ -15,6 +15,7 @@ from ._loaders import (
     load_era,
     load_esl,
     load_lev,
+    load_survey,
     load_swd,
     load_winequality_red,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "load_era",
     "load_esl",
     "load_lev",
+    "load_survey",
     "load_swd",
     "load_winequality_red",
 ]

@@ -4,6 +4,8 @@ Every file in ``data/`` has one header row of column names, the features, and a
 last column ``target`` that holds the class labels as they were published. The
 order of the classes is not in the file: it is stated here, per dataset, because
 sorting the labels gives the wrong order for string labels (``"B" < "L" < "R"``).
+Which features are text is stated here too, with their levels: a column of
+numbers is read as float64, a text column as strings.
 """
 
 from __future__ import annotations
@@ -31,17 +33,24 @@ class _DatasetSpec:
     classes : tuple
         Every class label, lowest first.
     feature_levels : mapping of str to tuple of str, default={}
-        For a dataset whose features are strings: the levels of each feature,
-        lowest first. Empty for numeric features.
+        The text features whose levels are ordered, each with its levels,
+        lowest first. With ``as_frame=True`` they become ordered Categoricals.
+    text_levels : mapping of str to tuple of str, default={}
+        The text features whose levels have no order, each with its levels in
+        alphabetical order. With ``as_frame=True`` they stay text.
+
+    Features in neither mapping are numbers.
     """
 
     name: str
     classes: tuple[Any, ...]
     feature_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    text_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
-    def categorical(self) -> bool:
-        return bool(self.feature_levels)
+    def text_features(self) -> dict[str, tuple[str, ...]]:
+        """Every text feature and its levels."""
+        return {**self.feature_levels, **self.text_levels}
 
 
 _SPECS: dict[str, _DatasetSpec] = {
@@ -63,6 +72,18 @@ _SPECS: dict[str, _DatasetSpec] = {
         _DatasetSpec("era", tuple(range(1, 10))),
         _DatasetSpec("esl", tuple(range(1, 10))),
         _DatasetSpec("lev", tuple(range(1, 6))),
+        _DatasetSpec(
+            "survey",
+            ("None", "Some", "Freq"),
+            text_levels={
+                "Sex": ("Female", "Male"),
+                "W.Hnd": ("Left", "Right"),
+                "Fold": ("L on R", "Neither", "R on L"),
+                "Clap": ("Left", "Neither", "Right"),
+                "Smoke": ("Heavy", "Never", "Occas", "Regul"),
+                "M.I": ("Imperial", "Metric"),
+            },
+        ),
         _DatasetSpec("swd", tuple(range(1, 5))),
         _DatasetSpec("winequality_red", tuple(range(3, 9))),
     )
@@ -111,29 +132,52 @@ def _read_arrays(
         header = next(reader)
         rows = list(reader)
     feature_names = header[:-1]
-    features = [row[:-1] for row in rows]
     labels = [row[-1] for row in rows]
-    if spec.categorical:
-        data = np.array(features, dtype=object)
+    text = spec.text_features
+    if not text:
+        data = np.array([row[:-1] for row in rows], dtype=np.float64)
     else:
-        data = np.array(features, dtype=np.float64)
+        # Strings for the text features, floats for the others: an object
+        # array, as a DataFrame of mixed columns gives with to_numpy().
+        data = np.empty((len(rows), len(feature_names)), dtype=object)
+        for j, name in enumerate(feature_names):
+            column = [row[j] for row in rows]
+            data[:, j] = column if name in text else [float(v) for v in column]
     target = np.array(labels, dtype=classes.dtype)
     return feature_names, data, target
 
 
 def _read_frame(spec: _DatasetSpec, classes: np.ndarray, pd):
     path = _data_file(f"{spec.name}.csv")
+    text = {name: str for name in spec.text_features}
+    if classes.dtype == object:
+        text[_TARGET] = str
     with path.open("r", encoding="utf-8", newline="") as f:
-        if spec.categorical:
-            frame = pd.read_csv(f, dtype=str, keep_default_na=False)
-        else:
-            frame = pd.read_csv(f)
+        # No cell is missing; some are words pandas would read as missing
+        # (the survey's class "None").
+        frame = pd.read_csv(f, dtype=text, keep_default_na=False)
     for column, levels in spec.feature_levels.items():
         frame[column] = pd.Categorical(frame[column], categories=levels, ordered=True)
     frame[_TARGET] = pd.Categorical(
         frame[_TARGET], categories=list(classes), ordered=True
     )
     return frame
+
+
+def _check_levels(spec: _DatasetSpec, data, feature_names: list[str]) -> None:
+    """Raise if a text feature holds a value outside its stated levels."""
+    for j, name in enumerate(feature_names):
+        levels = spec.text_features.get(name)
+        if levels is None:
+            continue
+        column = data[name] if hasattr(data, "columns") else data[:, j]
+        # An ordered Categorical holds a value outside its levels as NaN.
+        outside = set(column.tolist()) - set(levels)
+        if outside:
+            raise ValueError(
+                f"{spec.name}.csv holds values of {name!r} outside its levels "
+                f"{list(levels)}: {sorted(map(str, outside))}."
+            )
 
 
 def _load(spec: _DatasetSpec, caller: str, *, return_X_y: bool, as_frame: bool):
@@ -157,6 +201,7 @@ def _load(spec: _DatasetSpec, caller: str, *, return_X_y: bool, as_frame: bool):
         raise ValueError(
             f"{spec.name}.csv holds a label outside the classes {list(spec.classes)}."
         )
+    _check_levels(spec, data, feature_names)
 
     if return_X_y:
         return data, target
@@ -172,8 +217,8 @@ def _load(spec: _DatasetSpec, caller: str, *, return_X_y: bool, as_frame: bool):
         target_names=np.array([str(c) for c in spec.classes], dtype=object),
         classes=classes,
         feature_categories=(
-            {k: list(v) for k, v in spec.feature_levels.items()}
-            if spec.categorical
+            {k: list(v) for k, v in spec.text_features.items()}
+            if spec.text_features
             else None
         ),
         DESCR=_read_descr(spec.name),

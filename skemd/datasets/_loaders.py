@@ -17,6 +17,7 @@ __all__ = [
     "load_era",
     "load_esl",
     "load_lev",
+    "load_survey",
     "load_swd",
     "load_winequality_red",
 ]
@@ -519,12 +520,101 @@ def load_winequality_red(
     )
 
 
+def load_survey(*, return_X_y: bool = False, as_frame: bool = False) -> Bunch | tuple:
+    """Load the student survey dataset: how often students exercise.
+
+    Statistics students at the University of Adelaide answered a questionnaire:
+    five numbers (hand spans, pulse, height, age) and six answers in words (sex,
+    writing hand, how they fold their arms and clap, how much they smoke, which
+    units they gave their height in). The target is how often they exercise,
+    ``"None" < "Some" < "Freq"`` (frequently). Numbers and words in one table,
+    as most tables are: scale the numbers and encode the words, for example
+    with a :class:`~sklearn.compose.ColumnTransformer`.
+
+    =================  ==============================================
+    Classes            3, ordered ``"None" < "Some" < "Freq"``
+    Samples per class  14, 69, 85
+    Samples total      168
+    Features           5 numbers and 6 text attributes
+    =================  ==============================================
+
+    Parameters
+    ----------
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=False
+        If True, ``data`` is a pandas DataFrame whose numeric columns are
+        float64 and whose text columns hold strings, and ``target`` a Series
+        with an ordered Categorical dtype whose categories are ``classes``.
+        Needs pandas.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the fields:
+
+        data : ndarray of shape (168, 11) or DataFrame
+            The features. When ``as_frame=False``, an object array that holds
+            floats in the numeric columns and strings in the text ones.
+        target : ndarray of shape (168,) or Series
+            The class labels, strings (an object array when ``as_frame=False``).
+        classes : ndarray of shape (3,)
+            ``["None", "Some", "Freq"]``, the ordinal order, lowest first. Pass
+            it to an estimator's ``classes=`` parameter.
+        target_names : ndarray of shape (3,)
+            The same labels.
+        feature_names : list of str
+            ``["Sex", "Wr.Hnd", "NW.Hnd", "W.Hnd", "Fold", "Pulse", "Clap",
+            "Smoke", "Height", "M.I", "Age"]``, the names of the R dataset.
+        feature_categories : dict of str to list of str
+            The six text features, each with the values it takes in
+            alphabetical order. They are not ranked (``as_frame=True`` keeps
+            them as text); the numeric features are not in it.
+        frame : DataFrame of shape (168, 12) or None
+            Features and target together when ``as_frame=True``, else None.
+        DESCR : str
+            Description of the dataset, its source, licence and provenance.
+        filename : str
+            Path to the bundled CSV file.
+    (data, target) : tuple
+        Returned instead of the Bunch when ``return_X_y=True``.
+
+    Notes
+    -----
+    The data come from the R package MASS, licensed under the GNU GPL
+    (version 2 or 3), unlike the other bundled datasets; ``DESCR`` gives the
+    details.
+
+    References
+    ----------
+    .. [1] W. N. Venables and B. D. Ripley, "Modern Applied Statistics with S",
+       fourth edition, Springer, 2002.
+
+    Examples
+    --------
+    >>> from skemd.datasets import load_survey
+    >>> survey = load_survey(as_frame=True)
+    >>> survey.data.shape
+    (168, 11)
+    >>> survey.classes.tolist()
+    ['None', 'Some', 'Freq']
+    >>> survey.data.select_dtypes("number").columns.tolist()
+    ['Wr.Hnd', 'NW.Hnd', 'Pulse', 'Height', 'Age']
+    >>> survey.target.value_counts(sort=False).tolist()
+    [14, 69, 85]
+    """
+    return _load(
+        _SPECS["survey"], "load_survey", return_X_y=return_X_y, as_frame=as_frame
+    )
+
+
 _LOADERS = {
     "balance_scale": load_balance_scale,
     "car": load_car,
     "era": load_era,
     "esl": load_esl,
     "lev": load_lev,
+    "survey": load_survey,
     "swd": load_swd,
     "winequality_red": load_winequality_red,
 }
@@ -544,8 +634,9 @@ def list_datasets() -> list[str]:
     Examples
     --------
     >>> from skemd.datasets import list_datasets
-    >>> list_datasets()
-    ['balance_scale', 'car', 'era', 'esl', 'lev', 'swd', 'winequality_red']
+    >>> list_datasets()  # doctest: +NORMALIZE_WHITESPACE
+    ['balance_scale', 'car', 'era', 'esl', 'lev', 'survey', 'swd',
+     'winequality_red']
     """
     return sorted(_LOADERS)
 
