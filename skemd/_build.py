@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import numbers
 import threading
 
 import numpy as np
@@ -78,14 +79,18 @@ class FixedSplit:
 
 
 def column_scales(X) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of each column (1 where it is constant)."""
-    if scipy.sparse.issparse(X):
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        square = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-        std = np.sqrt(np.maximum(square - mean**2, 0.0))
-    else:
-        X = np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1)
-        mean, std = X.mean(axis=0), X.std(axis=0)
+    """Mean and standard deviation of each column (1 where it is constant).
+
+    Column by column, in float64, and a sparse matrix's columns made dense one
+    at a time: sparse and dense ``X`` give the same numbers to the last bit.
+    """
+    sparse = scipy.sparse.issparse(X)
+    columns = X.tocsc() if sparse else np.asarray(X).reshape(X.shape[0], -1)
+    mean, std = np.empty(columns.shape[1]), np.empty(columns.shape[1])
+    for j in range(columns.shape[1]):
+        column = columns[:, [j]].toarray().ravel() if sparse else columns[:, j]
+        column = column.astype(np.float64)
+        mean[j], std[j] = column.mean(), column.std()
     return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
 
 
@@ -273,7 +278,7 @@ def build_module(estimator, X, n_classes, generator, ranks):
         else:
             mean, scale = column_scales(X)
         bins = None
-        if estimator.numeric_embedding is not None and not scipy.sparse.issparse(X):
+        if estimator.numeric_embedding is not None:
             bins = quantile_bins(X, estimator.n_bins)
             # Data-parallel, every rank embeds its inputs in rank 0's bins.
             bins = ranks.gather(bins)[0]
@@ -315,3 +320,21 @@ def build_module(estimator, X, n_classes, generator, ranks):
         "module must be a torch.nn.Module instance or subclass; got "
         f"{estimator.module!r}."
     )
+
+
+def layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
+    """``hidden_layer_sizes`` as a tuple, each size checked."""
+    sizes = hidden_layer_sizes
+    if np.ndim(sizes) == 0:
+        sizes = [sizes.item() if isinstance(sizes, np.ndarray) else sizes]
+    else:
+        sizes = list(sizes)
+    if not all(
+        isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0
+        for size in sizes
+    ):
+        raise ValueError(
+            "hidden_layer_sizes must hold positive integers, the width of each "
+            f"hidden layer; got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(size) for size in sizes)

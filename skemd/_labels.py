@@ -383,3 +383,52 @@ def _class_weight_dict(spec: dict, classes) -> np.ndarray:
             )
         per_class[lookup[label]] = value
     return per_class
+
+
+def given_classes(argument, parameter, categories, incremental):
+    """The class order given to a fit: ``classes=`` of ``partial_fit`` or the
+    ``classes`` parameter (which must agree); None when neither is given."""
+    if argument is not None and parameter is not None:
+        if not same_labels(argument, parameter):
+            raise ValueError(
+                f"classes={list(np.asarray(argument).tolist())} differs from the "
+                f"classes parameter {list(np.asarray(parameter).tolist())}; pass "
+                "one of them."
+            )
+    given = argument if argument is not None else parameter
+    if incremental and given is None and categories is None:
+        raise ValueError(
+            "classes must be passed on the first call to partial_fit (or set with "
+            "the classes parameter): every class, in order, as later chunks may "
+            "hold classes this one lacks."
+        )
+    return given
+
+
+def check_same_classes(fitted, y, categories, argument, parameter, incremental):
+    """Training on from a fit (``partial_fit``, ``warm_start``): the classes of
+    ``y`` and of any order given must be the ``fitted`` ones."""
+    fitted = list(np.asarray(fitted).tolist())
+    if incremental:
+        for given, what in ((argument, "classes="), (categories, "categories")):
+            if given is not None and not same_labels(given, fitted):
+                raise ValueError(
+                    f"The {what} {list(np.asarray(given).tolist())} is not the "
+                    f"same as on the first call to partial_fit, {fitted}."
+                )
+        return
+    given = parameter if parameter is not None else categories
+    if given is None:
+        # Plain labels say nothing of the order: the fitted one holds, and only
+        # the set must match, as in scikit-learn's MLP.
+        labels = np.unique(y)
+        same = set(labels.tolist()) == set(fitted)
+    else:
+        labels = np.asarray(given)
+        same = same_labels(labels, fitted)
+    if not same:
+        raise ValueError(
+            "warm_start can only be used where y has the same classes as in the "
+            f"previous call to fit. Previously got {fitted}, y has "
+            f"{list(labels.tolist())}."
+        )

@@ -168,13 +168,20 @@ def quantile_bins(X, n_bins: int) -> list:
     """Bin edges of each column of ``X`` at its quantiles, repeated edges merged.
 
     A column with fewer than three distinct values (constant or binary) gets no
-    bins: its linear term says all there is.
+    bins: its linear term says all there is. ``X`` may be a SciPy sparse matrix
+    (one column is made dense at a time).
     """
     import numpy as np
+    import scipy.sparse
 
     quantiles = np.linspace(0.0, 1.0, n_bins + 1)
+    columns = X.tocsc() if scipy.sparse.issparse(X) else np.asarray(X)
     edges = []
-    for column in np.asarray(X, dtype=np.float64).T:
+    for j in range(X.shape[1]):
+        if scipy.sparse.issparse(columns):
+            column = columns[:, [j]].toarray().ravel().astype(np.float64)
+        else:
+            column = columns[:, j].astype(np.float64)
         feature_edges = np.unique(np.quantile(column, quantiles))
         distinct = np.unique(column).size if feature_edges.size <= 3 else 3
         edges.append(feature_edges if distinct >= 3 else None)

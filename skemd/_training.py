@@ -63,6 +63,42 @@ def samples_seen(history) -> int:
     )
 
 
+def history_records(history) -> dict:
+    """The fitted attributes a history gives, as in ``MLPClassifier``.
+
+    ``loss_curve_``, ``n_iter_``, ``loss_``, ``t_``, ``best_loss_`` and, when
+    the last run validated, ``validation_loss_curve_``, ``validation_scores_``
+    and the loss and score of the epoch kept (the last marked
+    ``"valid_loss_best"``); ``best_loss_`` then is None, as in scikit-learn.
+    """
+    losses = [float(epoch["train_loss"]) for epoch in history]
+    records = {
+        "loss_curve_": losses,
+        "n_iter_": len(history),
+        "loss_": losses[-1],
+        "t_": samples_seen(history),
+        "validation_loss_curve_": None,
+        "validation_scores_": None,
+        "best_validation_loss_": None,
+        "best_validation_score_": None,
+    }
+    if "valid_loss" not in history[-1]:
+        trained = [e for e in history if not e.get("warmup", False)] or list(history)
+        records["best_loss_"] = min(float(epoch["train_loss"]) for epoch in trained)
+        return records
+    validated = [epoch for epoch in history if "valid_loss" in epoch]
+    kept = [epoch for epoch in validated if epoch.get("valid_loss_best")]
+    kept = (kept or validated)[-1]
+    records.update(
+        best_loss_=None,
+        validation_loss_curve_=[float(e["valid_loss"]) for e in validated],
+        validation_scores_=[float(e.get("valid_acc", np.nan)) for e in validated],
+        best_validation_loss_=float(kept["valid_loss"]),
+        best_validation_score_=float(kept.get("valid_acc", np.nan)),
+    )
+    return records
+
+
 class LearningRateSchedule(Callback):
     """Record the learning rate of each epoch; apply ``"invscaling"``.
 

@@ -21,8 +21,14 @@ from conftest import ordinal_problem
 
 from skemd import EMDClassifier
 
+# The single network (no ensemble, embedding or early stopping), whose steps a
+# one-process fit on the ranks' batches together can repeat exactly.
+SINGLE = dict(
+    n_estimators=1, numeric_embedding=None, early_stopping=False, decision="argmax"
+)
 # Per-rank batches of 40 rows: 6 steps per epoch on shards of 240.
 MATCH = dict(
+    **SINGLE,
     hidden_layer_sizes=(16,),
     batch_size=40,
     shuffle=False,
@@ -34,6 +40,9 @@ MATCH = dict(
     random_state=0,
 )
 STOPPING = dict(
+    n_estimators=1,
+    numeric_embedding=None,
+    decision="argmax",
     hidden_layer_sizes=(16,),
     ground_distance="learned",
     warmup_epochs=1,

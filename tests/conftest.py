@@ -60,11 +60,41 @@ def ordinal_problem(n_samples=300, n_classes=4, seed=0):
     return X, np.digitize(latent, cuts)
 
 
+# The single network of the classic MLP, without the default ensemble's early
+# stopping, embedding or median decision (and with scikit-learn's validation
+# share and a long patience, as before): tests of one mechanism at a time.
+SINGLE_NETWORK = dict(
+    n_estimators=1,
+    numeric_embedding=None,
+    early_stopping=False,
+    validation_fraction=0.1,
+    n_iter_no_change=25,
+    decision="argmax",
+)
+
+
 def fast_classifier(**params):
-    """A small, quickly trained EMDClassifier; ``params`` override the defaults."""
+    """A small, quickly trained EMDClassifier; ``params`` override the defaults.
+
+    A single network without embedding, early stopping or the median decision,
+    so that a test sees one mechanism at a time; tests of the default ensemble
+    ask for it (``ensemble_classifier``).
+    """
     from skemd import EMDClassifier
 
     defaults = dict(
-        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=30, random_state=0
+        hidden_layer_sizes=(16,),
+        learning_rate_init=0.01,
+        max_iter=30,
+        random_state=0,
+        **SINGLE_NETWORK,
     )
+    return EMDClassifier(**{**defaults, **params})
+
+
+def ensemble_classifier(**params):
+    """A small default ensemble (five members, embeddings, early stopping)."""
+    from skemd import EMDClassifier
+
+    defaults = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
     return EMDClassifier(**{**defaults, **params})

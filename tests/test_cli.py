@@ -1028,7 +1028,7 @@ def test_the_table_ends_with_the_constant_median_reference(csv_file, capsys):
     cells = row.split()[3:]
     assert len(cells) == 6 and not any("*" in cell for cell in cells)
     assert "not ranked" in out
-    assert "Decision rule: EMDClassifier (squared EMD) predicts the most probable" in (
+    assert "Decision rule: EMDClassifier (squared EMD) predicts the median class" in (
         " ".join(out.split())
     )
 

@@ -1,7 +1,10 @@
 """scikit-learn's estimator checks, all of them.
 
-The checks require ``predict`` to agree with the argmax of ``predict_proba``, which
-is the default decision rule; the other rules are tested in test_classifier.py.
+The checks require ``predict`` to agree with the argmax of ``predict_proba``: the
+instances here decide by ``decision="argmax"`` (the default, ``"median"``, takes
+the class of least expected absolute error, which need not be the most probable
+one; the rules are tested in test_decision.py and test_classifier.py). They
+cover the default ensemble and the single network.
 
 One check, on dense and on sparse data, is expected to fail, as it does for
 scikit-learn's own MLP with its stochastic solvers: the sample-weight
@@ -13,6 +16,7 @@ differently. ``test_classifier.py`` tests the equivalence at float32 precision.
 """
 
 import torch
+from conftest import SINGLE_NETWORK
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.callbacks import LRScheduler
 
@@ -20,11 +24,20 @@ from skemd import EMDClassifier
 
 
 def _fast_instances():
+    # The default network: an ensemble with embeddings and early stopping.
+    yield EMDClassifier(
+        hidden_layer_sizes=(16,),
+        learning_rate_init=0.01,
+        max_iter=50,
+        decision="argmax",
+        random_state=0,
+    )
     yield EMDClassifier(
         hidden_layer_sizes=(16,),
         learning_rate_init=0.01,
         max_iter=50,
         random_state=0,
+        **SINGLE_NETWORK,
     )
     yield EMDClassifier(
         hidden_layer_sizes=(16,),
@@ -32,8 +45,8 @@ def _fast_instances():
         ce_weight=0.5,
         learning_rate_init=0.01,
         max_iter=50,
-        early_stopping=True,
         random_state=0,
+        **{**SINGLE_NETWORK, "early_stopping": True},
     )
     yield EMDClassifier(
         hidden_layer_sizes=(16,),
@@ -42,6 +55,7 @@ def _fast_instances():
         ce_weight=1.0,
         learning_rate_init=0.01,
         max_iter=50,
+        decision="argmax",
         random_state=0,
     )
     # An optimiser class and a skorch callback: the parameters a fit must copy,
@@ -54,6 +68,7 @@ def _fast_instances():
         learning_rate_init=0.01,
         max_iter=50,
         random_state=0,
+        **SINGLE_NETWORK,
     )
 
 

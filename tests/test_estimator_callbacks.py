@@ -8,6 +8,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import SINGLE_NETWORK
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
@@ -35,7 +36,13 @@ class BatchCounter(Callback):
 
 
 def _fast(**params):
-    defaults = dict(hidden_layer_sizes=(16,), max_iter=8, batch_size=50, random_state=0)
+    defaults = dict(
+        hidden_layer_sizes=(16,),
+        max_iter=8,
+        batch_size=50,
+        random_state=0,
+        **SINGLE_NETWORK,
+    )
     return EMDClassifier(**{**defaults, **params})
 
 

@@ -406,7 +406,8 @@ def _spoil_sample_weight(draw, case, kind=None):
         case.sample_weight = bad[kind]()
         case.expect("error", "sample_weight")
         return
-    stops_early = case.method == "fit" and case.params.get("early_stopping")
+    # Early stopping is on unless the case turns it off.
+    stops_early = case.method == "fit" and case.params.get("early_stopping", True)
     if kind == "huge":
         case.sample_weight = np.full(n_rows, 1e300)
     elif kind == "huge one":
@@ -578,7 +579,14 @@ def _other_parameters(case):
         ("device", "cpu", "ok", {}, ()),
         ("device", torch.device("cpu"), "ok", {}, ()),
         ("feature_layer", "nope", "error", learned, ()),
-        ("feature_layer", "hidden", "ok", {**learned, "n_estimators": 1}, ()),
+        (
+            "feature_layer",
+            "hidden",
+            "ok",
+            {**learned, "n_estimators": 1, "numeric_embedding": None},
+            (),
+        ),
+        ("feature_layer", "features", "ok", learned, ()),
         ("ce_weight", 0.0, "error", {"emd_weight": 0.0}, ()),
         (
             "validation_fraction",

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import SINGLE_NETWORK
 from sklearn.model_selection import GridSearchCV
 
 from skemd import EMDClassifier
@@ -17,7 +18,11 @@ DECAY_KEY = "weight_decay_of_weights"
 
 def _fast(**params):
     defaults = dict(
-        hidden_layer_sizes=(16,), max_iter=10, batch_size=50, random_state=0
+        hidden_layer_sizes=(16,),
+        max_iter=10,
+        batch_size=50,
+        random_state=0,
+        **SINGLE_NETWORK,
     )
     return EMDClassifier(**{**defaults, **params})
 

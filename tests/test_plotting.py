@@ -32,6 +32,7 @@ from skemd.plotting import (
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 plt = pytest.importorskip("matplotlib.pyplot")
+from conftest import SINGLE_NETWORK  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 LABELS = np.array(["low", "mid", "high", "top"])
@@ -57,6 +58,7 @@ def _fit(**params):
         max_iter=8,
         classes=list(LABELS),
         random_state=0,
+        **SINGLE_NETWORK,
     )
     defaults.update(params)
     with warnings.catch_warnings():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import ordinal_problem
+from conftest import SINGLE_NETWORK, ordinal_problem
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
@@ -33,7 +33,12 @@ def _tiny(**params):
     # 60 rows in batches of 20: three batches an epoch; on the CPU, where the
     # same seed gives the same network bit for bit.
     defaults = dict(
-        hidden_layer_sizes=(4,), max_iter=6, batch_size=20, random_state=0, device="cpu"
+        hidden_layer_sizes=(4,),
+        max_iter=6,
+        batch_size=20,
+        random_state=0,
+        device="cpu",
+        **SINGLE_NETWORK,
     )
     return EMDClassifier(**{**defaults, **params})
 

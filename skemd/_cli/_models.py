@@ -136,7 +136,7 @@ def models(args) -> tuple[dict, str | None]:
     column, the rarest values sharing one (an identifier would make one a row).
     """
     # No classes=: the target, an ordered Categorical, gives the class order.
-    shared = {"random_state": args.seed, "early_stopping": True}
+    shared = {"random_state": args.seed}
     if args.max_iter is not None:
         shared["max_iter"] = args.max_iter
     options = ("ground_distance", "decision")

@@ -52,9 +52,10 @@ def setup(data, args, parts, pipelines: dict, note: str | None) -> str:
     network = next(iter(pipelines.values()))[-1]
     limit = " (--max-iter)" if args.max_iter is not None else ""
     lines.append(
-        f"Networks: EMDClassifier(hidden_layer_sizes={network.hidden_layer_sizes}), "
-        f"at most {network.max_iter} epochs{limit}, early stopping on "
-        f"{network.validation_fraction:.0%} of the training part"
+        f"Networks: EMDClassifier's defaults, {network.n_estimators} networks of "
+        f"{network.hidden_layer_sizes} with embeddings of the numeric features, "
+        f"at most {network.max_iter} epochs{limit}, each stopped early on its "
+        f"own {network.validation_fraction:.0%} of the training part"
     )
     lines += [f"note: {note}"] if note else []
     return "\n".join(lines)

@@ -33,7 +33,6 @@ def main(X_path, y_path, model_path):
     rows = np.array_split(np.arange(len(y)), world_size)[rank]
     clf = EMDClassifier(
         distributed=True,
-        early_stopping=True,
         random_state=0,
         verbose=int(rank == 0),
     )
