@@ -9,7 +9,8 @@ training parts; the test parts are never read), for example::
         --partitions-large 2 --candidates benchmarks/candidates_selection.py \\
         --methods hgb logat tab tab_plain --jobs 2
 
-The reports of the rounds are in ``results/quality_inner_*.md``.
+The reports of the rounds are in ``results/quality_inner_round_*.md``; the
+candidates of round C's ``tabC`` are the defaults.
 """
 
 from skemd import EMDClassifier
@@ -18,10 +19,15 @@ from skemd import EMDClassifier
 # own fifth of the rows, with piecewise-linear embeddings of numeric features.
 TAB = dict(
     n_estimators=5,
+    hidden_layer_sizes=(100, 100),
     numeric_embedding="piecewise_linear",
+    n_bins=48,
+    embedding_dim=16,
     early_stopping=True,
     validation_fraction=0.2,
     n_iter_no_change=16,
+    decision="argmax",
+    batch_size=200,
 )
 
 

@@ -79,7 +79,7 @@ PROTOCOL = "collection-2"
 # Raise it when what a network's or a candidate's parameters mean changes
 # without a parameter value changing, so that their cached results are
 # recomputed; the peers' results stay.
-NETWORK_REVISION = 4
+NETWORK_REVISION = 5
 # Estimators are seeded with SEED + partition index; the inner split of a
 # partition's training part with INNER_SEED + partition index (the seeds of
 # select_defaults.py, so that the inner splits are the same).

@@ -4,8 +4,9 @@ One run measures, on one device:
 
 * fit time of ``EMDClassifier`` against scikit-learn's ``MLPClassifier``, a
   default skorch ``NeuralNetClassifier`` and a hand-written torch loop with the
-  same loss and optimiser (the floor of eager PyTorch): same network (hidden
-  layers (100, 100), ReLU), same epochs (10, no early stopping), batch size 128,
+  same loss and optimiser (the floor of eager PyTorch): same network (a single
+  network of hidden layers (100, 100), ReLU, not the default ensemble), same
+  epochs (10, no early stopping), batch size 128,
   Adam with the same learning rate; best of ``--repeats`` fits at the smallest
   size, one fit above;
 * the time per row at each size and the growth exponent ``b`` of ``t ~ n**b``;
@@ -15,7 +16,10 @@ One run measures, on one device:
   without warm-up (every epoch relearns the distance) and with the default one;
 * the peak resident memory of a fit on float32 data (1e6 x 50 by default, 200
   MB), measured in a fresh subprocess, against the size of the data plus the
-  model.
+  model;
+* on the CPU, fit times with one and two torch threads (``n_threads``) for the
+  single network, a wide one and the default ensemble, on the machine as it is
+  and with both cores kept busy by other processes.
 
 The table is printed and written as markdown to
 ``benchmarks/results/speed_<device>.md`` (``speed_<device>_quick.md`` with
@@ -115,6 +119,17 @@ def _parse_args(argv=None):
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-loss", action="store_true")
     parser.add_argument("--skip-learned", action="store_true")
+    parser.add_argument(
+        "--skip-threads",
+        action="store_true",
+        help="skip the one-against-two-threads section (on the CPU only)",
+    )
+    parser.add_argument(
+        "--thread-repeats",
+        type=at_least(1),
+        default=2,
+        help="fits per setting in the threads section (best of)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -222,11 +237,16 @@ def _load():
 # ------------------------------------------------------------- contenders
 
 
+# The single network the peers train too: no ensemble, embedding or early
+# stopping (the defaults' ensemble is timed in the threads section).
+SINGLE = dict(n_estimators=1, numeric_embedding=None, early_stopping=False)
+
+
 def _emd(device, epochs, batch_size, precision="float32", **params):
     from skemd import EMDClassifier
 
-    return EMDClassifier(
-        HIDDEN,
+    settings = dict(
+        hidden_layer_sizes=HIDDEN,
         batch_size=batch_size,
         learning_rate_init=1e-3,
         max_iter=epochs,
@@ -235,8 +255,9 @@ def _emd(device, epochs, batch_size, precision="float32", **params):
         device=device,
         precision=precision,
         random_state=0,
-        **params,
+        **SINGLE,
     )
+    return EMDClassifier(**{**settings, **params})
 
 
 def _mlp(device, epochs, batch_size):
@@ -389,6 +410,58 @@ def bench_fit(args, device, progress=None):
         del X, y
         if progress is not None:
             progress(times)
+    return times
+
+
+# Networks of the threads section: the speed section's, a wide one, and the
+# default ensemble (at most 10 epochs, no early stopping, to time an epoch).
+THREAD_NETWORKS = {
+    "(100, 100)": dict(hidden_layer_sizes=(100, 100)),
+    "(512, 512)": dict(hidden_layer_sizes=(512, 512)),
+    "default ensemble": dict(
+        n_estimators=5,
+        numeric_embedding="piecewise_linear",
+        hidden_layer_sizes=(64, 64),
+        batch_size="auto",
+    ),
+}
+
+
+def _busy_machine():
+    """Two processes that keep both cores busy, as other work on the machine."""
+    burn = "while True: pass"
+    return [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(2)]
+
+
+def bench_threads(args, device):
+    """Fit times with one and two torch threads, on a quiet and a busy machine.
+
+    Returns ``{(network, load): {threads: seconds}}`` at the smallest size.
+    """
+    n_rows = args.sizes[0]
+    X, y = _make_data(n_rows, args.features, args.classes)
+    times = {}
+    for load in ("quiet", "busy"):
+        workers = _busy_machine() if load == "busy" else []
+        try:
+            for name, params in THREAD_NETWORKS.items():
+                for threads in (1, 2):
+                    params = {**params, "n_threads": threads}
+                    make = lambda p=params: _emd(  # noqa: E731
+                        device, args.epochs, args.batch_size, **p
+                    )
+                    seconds = min(
+                        _fit_seconds(make, X, y, device, args.epochs)
+                        for _ in range(args.thread_repeats)
+                    )
+                    times.setdefault((name, load), {})[threads] = seconds
+                    print(
+                        f"  {name:<18} {load:<5} {threads} thread(s) {seconds:7.2f} s"
+                    )
+        finally:
+            for worker in workers:
+                worker.kill()
+                worker.wait()
     return times
 
 
@@ -641,7 +714,32 @@ def learned_figure(args, learned, path) -> bool:
     return True
 
 
-def report(args, device, fit, loss, learned, memory, started, load_before):
+def _threads_section(args, threads) -> list[str]:
+    """The threads table: fit times and the two-thread over one-thread ratio."""
+    n_rows = args.sizes[0]
+    lines = [
+        "## One torch thread or two",
+        "",
+        f"Fit time at {n_rows:,} rows, {args.epochs} epochs (best of "
+        f"{args.thread_repeats}), with `n_threads=1` and `n_threads=2`, on the "
+        "machine as it is (quiet) and with two other processes keeping both "
+        'cores busy (busy). `n_threads="auto"`, the default, takes one thread '
+        "for skemd's own networks on the CPU.",
+        "",
+        "| network | machine | 1 thread (s) | 2 threads (s) | 2 threads / 1 |",
+        "|---|---|---|---|---|",
+    ]
+    for (name, load), seconds in threads.items():
+        ratio = _ratio(seconds.get(2), seconds.get(1))
+        lines.append(
+            f"| {name} | {load} | {_fmt(seconds.get(1))} | {_fmt(seconds.get(2))} "
+            f"| {_fmt(ratio)} |"
+        )
+    lines.append("")
+    return lines
+
+
+def report(args, device, fit, loss, learned, memory, started, load_before, threads):
     lines = [f"# Training speed: skemd on {device}", ""]
     lines.append(
         f"Measured {started:%Y-%m-%d %H:%M} UTC with `{args.command}`"
@@ -803,6 +901,8 @@ def report(args, device, fit, loss, learned, memory, started, load_before):
                 "",
             ]
 
+    if threads:
+        lines += _threads_section(args, threads)
     if memory:
         first = next(iter(memory.values()))
         lines += [
@@ -902,7 +1002,13 @@ def main(argv=None):
     output.parent.mkdir(parents=True, exist_ok=True)
     args.output_path = output
     args.learned_figure = None
-    results = {"fit": None, "loss": None, "learned": None, "memory": None}
+    results = {
+        "fit": None,
+        "loss": None,
+        "learned": None,
+        "memory": None,
+        "threads": None,
+    }
 
     def write(finished):
         # Written after every stage, so that a run stopped early leaves a report.
@@ -931,6 +1037,10 @@ def main(argv=None):
         figure = args.output_path.with_name(args.output_path.stem + "_learned.png")
         if learned_figure(args, results["learned"], figure):
             args.learned_figure = figure.name
+        write(finished=False)
+    if not args.skip_threads and device == "cpu":
+        print("torch threads")
+        results["threads"] = bench_threads(args, device)
         write(finished=False)
     if not args.skip_memory:
         print("peak memory")

@@ -101,6 +101,18 @@ def check_labels(y, name: str = "y") -> np.ndarray:
     return labels
 
 
+def check_label_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted labels, each checked, of the same length."""
+    true_labels = check_labels(y_true, "y_true")
+    pred_labels = check_labels(y_pred, "y_pred")
+    if true_labels.shape[0] != pred_labels.shape[0]:
+        raise ValueError(
+            f"y_true has {true_labels.shape[0]} samples but y_pred has "
+            f"{pred_labels.shape[0]}."
+        )
+    return true_labels, pred_labels
+
+
 def _kind(labels: np.ndarray) -> str:
     if labels.dtype.kind in "US":
         return "text"

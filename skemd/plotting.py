@@ -18,7 +18,13 @@ from numpy.typing import ArrayLike
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ._labels import categories_of, check_labels, check_order, positions, sorted_order
+from ._labels import (
+    categories_of,
+    check_label_pair,
+    check_order,
+    positions,
+    sorted_order,
+)
 
 __all__ = ["plot_confusion_matrix", "plot_ground_distance", "plot_training_curves"]
 
@@ -638,13 +644,7 @@ def plot_confusion_matrix(
     """
     if normalize not in _NORMALIZE:
         raise ValueError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}.")
-    true_labels = check_labels(y_true, "y_true")
-    pred_labels = check_labels(y_pred, "y_pred")
-    if true_labels.shape[0] != pred_labels.shape[0]:
-        raise ValueError(
-            f"y_true has {true_labels.shape[0]} samples but y_pred has "
-            f"{pred_labels.shape[0]}."
-        )
+    true_labels, pred_labels = check_label_pair(y_true, y_pred)
     if classes is None:
         classes = categories_of(y_true)
     if classes is None:

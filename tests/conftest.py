@@ -1,3 +1,4 @@
+import os
 import warnings
 
 import numpy as np
@@ -98,3 +99,25 @@ def ensemble_classifier(**params):
 
     defaults = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
     return EMDClassifier(**{**defaults, **params})
+
+
+def fuzz_settings(examples: int, long_examples: int):
+    """hypothesis settings of a fuzz test: a fixed run, or a long one.
+
+    By default ``examples`` derandomised examples, so that the run is fast and
+    the same every time; with the environment variable ``SKEMD_FUZZ=1``,
+    ``long_examples`` random ones, a failure printing the line that replays it.
+    No example database: nothing is written to the checkout. Applied per test
+    (as a decorator), so that other hypothesis tests keep their settings.
+    """
+    from hypothesis import HealthCheck, settings
+
+    long = os.environ.get("SKEMD_FUZZ") == "1"
+    return settings(
+        max_examples=long_examples if long else examples,
+        derandomize=not long,
+        print_blob=long,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )

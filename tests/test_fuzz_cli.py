@@ -8,32 +8,15 @@ file left behind. The default profile runs a fixed set of examples; set
 
 import contextlib
 import io
-import os
 import tempfile
 import warnings
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from conftest import fuzz_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from skemd._cli import main
-
-settings.register_profile(
-    "skemd-cli",
-    max_examples=100,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "skemd-cli-long",
-    max_examples=3000,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-PROFILE = "skemd-cli-long" if os.environ.get("SKEMD_FUZZ") == "1" else "skemd-cli"
 
 NAMES = ["x", "z", "y", "y", "w", "", " x ", '"y"', "y.1", "é"]
 CELLS = [
@@ -101,7 +84,7 @@ def cases(draw):
     return content, argv, draw(st.sampled_from([False] * 9 + [True]))
 
 
-@settings(settings.get_profile(PROFILE))
+@fuzz_settings(100, 3000)
 @given(cases())
 def test_any_csv_ends_in_a_result_or_one_line_error(case):
     content, argv, plot = case

@@ -27,7 +27,6 @@ import contextlib
 import dataclasses
 import functools
 import io
-import os
 import warnings
 
 import numpy as np
@@ -35,7 +34,8 @@ import pandas as pd
 import pytest
 import scipy.sparse
 import torch
-from hypothesis import HealthCheck, event, given, settings
+from conftest import fuzz_settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -45,48 +45,9 @@ from skemd import EMDClassifier
 from skemd._validation import _satisfies
 from skemd.exceptions import InvalidParameterError
 
-_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
-# Names of their own, so as not to clash with the other fuzz modules' profiles;
-# no example database: nothing is written to the checkout.
-settings.register_profile(
-    "skemd-estimator",
-    max_examples=200,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=_HEALTH,
-)
-settings.register_profile(
-    "skemd-estimator-long",
-    max_examples=5000,
-    deadline=None,
-    database=None,
-    print_blob=True,
-    suppress_health_check=_HEALTH,
-)
-# A few examples of each kind of spoilt input, by the per-kind tests.
-settings.register_profile(
-    "skemd-estimator-each",
-    max_examples=4,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=_HEALTH,
-)
-settings.register_profile(
-    "skemd-estimator-each-long",
-    max_examples=60,
-    deadline=None,
-    database=None,
-    print_blob=True,
-    suppress_health_check=_HEALTH,
-)
-# Applied per test rather than loaded, so that other hypothesis tests keep theirs.
-LONG = os.environ.get("SKEMD_FUZZ") == "1"
-FUZZ = settings.get_profile("skemd-estimator-long" if LONG else "skemd-estimator")
-EACH = settings.get_profile(
-    "skemd-estimator-each-long" if LONG else "skemd-estimator-each"
-)
+# All examples, and a few of each kind of spoilt input (the per-kind tests).
+FUZZ = fuzz_settings(200, 5000)
+EACH = fuzz_settings(4, 60)
 # The errors a bad input may raise (InvalidParameterError is both).
 INPUT_ERRORS = (ValueError, TypeError)
 # Inputs or settings that make training itself diverge may also end this way.

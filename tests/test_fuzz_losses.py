@@ -16,37 +16,16 @@ per test; a failure prints the ``@reproduce_failure`` line that replays it.
 """
 
 import math
-import os
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, given, settings
+from conftest import fuzz_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from skemd.losses import SquaredEMDLoss, squared_emd_loss
 
-_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
-# Both profiles keep no example database: nothing is written to the checkout.
-settings.register_profile(
-    "skemd-default",
-    max_examples=200,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=_HEALTH,
-)
-settings.register_profile(
-    "skemd-long",
-    max_examples=3000,
-    deadline=None,
-    database=None,
-    print_blob=True,
-    suppress_health_check=_HEALTH,
-)
-# Applied per test rather than loaded, so that other hypothesis tests keep theirs.
-FUZZ = settings.get_profile(
-    "skemd-long" if os.environ.get("SKEMD_FUZZ") == "1" else "skemd-default"
-)
+FUZZ = fuzz_settings(200, 3000)
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 TERM_WEIGHTS = [(0.0, 1.0), (0.0, 2.5), (0.5, 1.0), (1.0, 0.0), (0.3, 0.7)]

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 
 from .._labels import (
     categories_of,
-    check_labels,
+    check_label_pair,
     check_order,
     check_sample_weight,
     positions,
@@ -87,13 +87,7 @@ def _check_targets(
     A ClassOrderWarning is issued two frames up, at the user's call of the
     public function.
     """
-    true_labels = check_labels(y_true, "y_true")
-    pred_labels = check_labels(y_pred, "y_pred")
-    if true_labels.shape[0] != pred_labels.shape[0]:
-        raise ValueError(
-            f"y_true has {true_labels.shape[0]} samples but y_pred has "
-            f"{pred_labels.shape[0]}."
-        )
+    true_labels, pred_labels = check_label_pair(y_true, y_pred)
     order = _class_order(
         classes, (y_true, y_pred), (true_labels, pred_labels), stacklevel=3
     )
