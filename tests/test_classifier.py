@@ -13,9 +13,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.exceptions import DeviceWarning
 from torch import nn
 
 from skemd import EMDClassifier
+from skemd.exceptions import ClassOrderWarning
 
 # Short fits: the warning that max_iter ran out is expected.
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
@@ -43,7 +45,10 @@ def test_predict_returns_labels_in_the_given_class_order():
 def test_string_labels_default_to_sorted_order():
     X, y = ordinal_problem(n_classes=3)
     labels = np.array(["c", "a", "b"])[y]
-    clf = fast_classifier().fit(X, labels)
+    with pytest.warns(
+        ClassOrderWarning, match=r"alphabetical order: \['a', 'b', 'c'\]"
+    ):
+        clf = fast_classifier().fit(X, labels)
     assert list(clf.classes_) == ["a", "b", "c"]
     assert set(clf.predict(X)) <= {"a", "b", "c"}
 
@@ -80,7 +85,8 @@ def test_unordered_categorical_target_uses_sorted_labels():
     pd = pytest.importorskip("pandas")
     X, y = ordinal_problem(n_classes=3)
     target = pd.Categorical(np.array(["small", "medium", "large"])[y])
-    clf = fast_classifier().fit(X, target)
+    with pytest.warns(ClassOrderWarning, match="alphabetical"):
+        clf = fast_classifier().fit(X, target)
     assert list(clf.classes_) == ["large", "medium", "small"]
 
 
@@ -305,7 +311,7 @@ def test_ce_weight_auto_mixes_cross_entropy_into_matrix_forms(
     assert clf.net_.criterion_.ce_weight == expected
     assert clf.get_params()["ce_weight"] == "auto"  # fit leaves the parameter
     explicit = fast_classifier(
-        ground_distance=ground_distance, ce_weight=0.0, max_iter=3
+        ground_distance=ground_distance, ce_weight=0.0, max_iter=3, warmup_epochs=1
     )
     assert explicit.fit(X, y).net_.criterion_.ce_weight == 0.0
 
@@ -586,6 +592,7 @@ def test_trains_and_predicts_on_device(device):
     assert clf.score(X, y) > 0.7
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_fitted_on_cuda_unpickles_on_a_cpu_only_machine(monkeypatch):
     if not torch.cuda.is_available():
         pytest.skip("CUDA is not available")
@@ -614,6 +621,7 @@ def _hidden_order_problem(seed=0, n_samples=600, n_classes=5):
     return X, names[rank], {names[k]: k for k in range(n_classes)}
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_learned_ground_distance_finds_the_hidden_order():
     from scipy.stats import spearmanr
 
@@ -631,6 +639,7 @@ def test_learned_ground_distance_finds_the_hidden_order():
     assert order in (sorted(order), sorted(order, reverse=True))
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_learned_distance_history_has_one_matrix_per_epoch_after_warmup():
     X, y, _ = _hidden_order_problem(n_samples=200)
     clf = fast_classifier(ground_distance="learned", warmup_epochs=3, max_iter=8).fit(
@@ -647,6 +656,7 @@ def test_learned_distance_history_has_one_matrix_per_epoch_after_warmup():
     assert np.all((off > 0) & (off <= 1))
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_learned_distance_is_the_one_the_loss_used_in_the_last_epoch():
     from skemd.ground_distance import to_loss_matrix
 
@@ -662,6 +672,7 @@ def test_learned_distance_is_the_one_the_loss_used_in_the_last_epoch():
     )
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_learned_warmup_is_cross_entropy_only_then_the_configured_mix():
     X, y, _ = _hidden_order_problem(n_samples=200)
     clf = fast_classifier(
@@ -672,6 +683,7 @@ def test_learned_warmup_is_cross_entropy_only_then_the_configured_mix():
     assert (criterion.ce_weight, criterion.emd_weight) == (0.3, 1.0)
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_training_within_the_warmup_warns_and_falls_back_to_uniform():
     X, y, _ = _hidden_order_problem(n_samples=200)
     with pytest.warns(UserWarning, match="within the warm-up"):
@@ -682,6 +694,7 @@ def test_training_within_the_warmup_warns_and_falls_back_to_uniform():
     assert clf.ground_distance_history_ == []
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_learned_with_a_custom_module_and_feature_layer():
     X, y, _ = _hidden_order_problem(n_samples=200, n_classes=4)
     clf = fast_classifier(
@@ -695,6 +708,7 @@ def test_learned_with_a_custom_module_and_feature_layer():
     assert len(clf.ground_distance_history_) == 2
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_learned_module_without_features_is_a_clear_error():
     X, y, _ = _hidden_order_problem(n_samples=100, n_classes=3)
 
@@ -710,6 +724,7 @@ def test_learned_module_without_features_is_a_clear_error():
         fast_classifier(ground_distance="learned", module=NoLinear).fit(X, y)
 
 
+@pytest.mark.filterwarnings("ignore::skemd.exceptions.ClassOrderWarning")
 def test_learned_ground_distance_clones_pickles_and_grid_searches():
     X, y, _ = _hidden_order_problem(n_samples=200, n_classes=3)
     clf = fast_classifier(ground_distance="learned", warmup_epochs=1, max_iter=4)
@@ -1019,7 +1034,10 @@ def test_a_pickle_made_for_cuda_loads_on_the_cpu():
     clf = fast_classifier().fit(X, y)
     expected = clf.predict_proba(X)
     clf.net_.device = "cuda"
-    with pytest.warns(UserWarning, match="no CUDA devices are available"):
+    with (
+        pytest.warns(DeviceWarning, match=r"requested device \(cuda\)"),
+        pytest.warns(UserWarning, match="no CUDA devices are available"),
+    ):
         restored = pickle.loads(pickle.dumps(clf))
     assert torch.device(restored.net_.device).type == "cpu"
     np.testing.assert_array_equal(restored.predict_proba(X), expected)

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import joblib
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import fast_classifier, ordinal_problem
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
@@ -124,10 +126,14 @@ GRID = {
 
 def _search(n_jobs=None, recipe=None):
     X, y = ordinal_problem(150)
-    if recipe is not None:
-        return recipe.grid_search(fast_classifier(max_iter=8), GRID, X, y, cv=2)
-    search = GridSearchCV(fast_classifier(max_iter=8), GRID, cv=2, n_jobs=n_jobs)
-    return search.fit(X, y)
+    # Short fits (also in the module-scoped fixture, where the function-scoped
+    # quiet_convergence does not reach): the warning that max_iter ran out.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if recipe is not None:
+            return recipe.grid_search(fast_classifier(max_iter=8), GRID, X, y, cv=2)
+        search = GridSearchCV(fast_classifier(max_iter=8), GRID, cv=2, n_jobs=n_jobs)
+        return search.fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +243,11 @@ def _dask_searches_work(distributed, model_selection):
 
     X, y = _lazy_problem(400, 2, seed=0)
     search = model_selection.IncrementalSearchCV(
-        SGDClassifier(), {"alpha": [1e-4]}, n_initial_parameters=1, max_iter=1
+        SGDClassifier(),
+        {"alpha": [1e-4]},
+        n_initial_parameters=1,
+        max_iter=1,
+        decay_rate=None,
     )
     try:
         search.fit(X, y, classes=[0, 1, 2, 3])
@@ -265,7 +275,11 @@ def test_dask_incremental_searches_score_with_skemd_scorers(kind):
             )
         X, y = _lazy_problem(8_000, 4, seed=0)
         search_class = getattr(model_selection, kind)
-        extra = {"n_initial_parameters": 2} if kind == "IncrementalSearchCV" else {}
+        extra = (
+            {"n_initial_parameters": 2, "decay_rate": None}
+            if kind == "IncrementalSearchCV"
+            else {}
+        )
         search = search_class(
             _incremental_classifier(),
             {"alpha": [1e-4, 1e-2]},
