@@ -56,9 +56,7 @@ features = make_column_transformer(
         make_column_selector(dtype_exclude="number"),
     ),
 )
-survey_model = make_pipeline(
-    features, EMDClassifier(early_stopping=True, random_state=0)
-)
+survey_model = make_pipeline(features, EMDClassifier(random_state=0))
 print(features.fit_transform(X).shape[1], "columns after encoding")
 
 # %%
@@ -105,7 +103,7 @@ print(
     f"{encoded.nnz / np.prod(encoded.shape):.0%} of the entries stored"
 )
 
-network = dict(early_stopping=True, random_state=0, classes=car.classes)
+network = dict(random_state=0, classes=car.classes)
 sparse_model = make_pipeline(OneHotEncoder(), EMDClassifier(**network))
 sparse_model.fit(X_train, y_train)
 

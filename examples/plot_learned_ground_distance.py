@@ -44,8 +44,10 @@ print("letter:", " ".join(letter_of[rating] for rating in era.classes))
 # With a learned distance the default ``ce_weight="auto"`` keeps cross-entropy
 # in the loss after the warm-up (weight 1), the combination the paper trains
 # with; it is written out here. ``distance_power`` and ``distance_offset``
-# are the paper's :math:`\omega` and :math:`\mu`. ``early_stopping`` ends
-# training once the loss on a held-out tenth of the data stops improving.
+# are the paper's :math:`\omega` and :math:`\mu`. With ``early_stopping`` (the
+# default) each of the five networks of the ensemble holds out its own fifth
+# of the data and stops once its loss there no longer improves; the distance
+# is learned from the features of all five, on every row.
 model = make_pipeline(
     StandardScaler(),
     EMDClassifier(

@@ -5,13 +5,17 @@ Training curves, early stopping
 
 A fitted :class:`~skemd.EMDClassifier` keeps the mean training loss of every
 epoch in ``loss_curve_``, as scikit-learn's ``MLPClassifier`` does. With
-``early_stopping=True`` it holds out ``validation_fraction`` of the training data,
-records minus the loss on it in ``validation_scores_``, stops once that has not
-improved by ``tol`` for ``n_iter_no_change`` epochs, and keeps the network of the
-best epoch. :func:`~skemd.plotting.plot_training_curves` draws both, and marks
-the kept epoch, from the history of the estimator's skorch net,
-``net_.history``: one row per epoch with its ``train_loss``, ``valid_loss`` and
-``valid_loss_best``.
+``early_stopping=True`` (the default) each of the five networks of its ensemble
+holds out its own fold of the training data (a ``validation_fraction`` of it),
+is watched on the loss there, and keeps the weights of its own best epoch;
+training stops once none of them has improved by ``tol`` for more than
+``n_iter_no_change`` epochs. The validation loss of every epoch, pooled over
+the members' folds, is in ``validation_loss_curve_``, and the validation
+accuracy in ``validation_scores_``. :func:`~skemd.plotting.plot_training_curves`
+draws both losses, and marks the epochs the members were kept from, from the
+history of the estimator's skorch net, ``net_.history``: one row per epoch with
+its ``train_loss``, ``valid_loss``, each member's ``valid_member_loss`` and
+``member_best``.
 """
 
 # %%
@@ -39,14 +43,18 @@ ordinal = make_pipeline(
     ),
 ).fit(X, y)
 clf = ordinal[-1]
-print(f"{clf.n_iter_} epochs; best validation score {clf.best_validation_score_:.4f}")
+print(
+    f"{clf.n_iter_} epochs; lowest validation loss {clf.best_validation_loss_:.4f}, "
+    f"validation accuracy there {clf.best_validation_score_:.3f}"
+)
 
 # %%
-# The training loss keeps falling while the validation loss levels off after a
-# few epochs: from then on the network mostly fits the noise of its training
-# data. Training stops once the validation loss has not improved by ``tol`` for
-# ``n_iter_no_change`` epochs; the dot marks the epoch of the lowest validation
-# loss, whose network the estimator kept.
+# The training loss (the mean over the members) keeps falling while the
+# validation loss levels off after a few epochs: from then on the networks
+# mostly fit the noise of their training rows. Each member is stopped on its
+# own fold, and training ends once none has improved for more than
+# ``n_iter_no_change`` epochs; the dots mark the epochs the members' weights
+# were kept from, on the pooled validation curve.
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 plot_training_curves(ordinal, ax=ax, title='ground_distance="ordinal"')
 plt.show()
@@ -57,8 +65,8 @@ plt.show()
 # With ``ground_distance="learned"`` the first ``warmup_epochs`` epochs train
 # with cross-entropy alone, a loss on another scale; the history flags them in
 # its ``warmup`` column and the plot shades them. Both the plateau rule and the
-# choice of the best epoch only look at the epochs after them. The jump at the
-# end of the warm-up is the squared-EMD term joining the loss.
+# choice of each member's best epoch only look at the epochs after them. The
+# jump at the end of the warm-up is the squared-EMD term joining the loss.
 learned = make_pipeline(
     StandardScaler(),
     EMDClassifier(

@@ -269,14 +269,16 @@ class EMDClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
         More skorch callbacks for the net, as instances or ``(name, callback)``
         pairs: skorch's ``LRScheduler``, ``Checkpoint``, ``EpochScoring`` or
         ``ProgressBar``, or your own. They run after the estimator's own
-        callbacks (the stopping rule, named ``"monitor"``, and with
-        ``ground_distance="learned"`` the distance learner, named
-        ``"ground_distance"``), and may end training as skorch's callbacks do.
-        Each fit trains with copies, so the callbacks given stay as they are;
-        the trained ones are in ``net_.callbacks_``. A callback that listens to
-        batches (``on_batch_begin``, ``on_batch_end``, ``on_grad_computed``)
-        makes every batch go through skorch's own loop: the same results,
-        slower on small networks.
+        callbacks (named ``"learning_rate"``, ``"finite_loss"``,
+        ``"validation_score"``, ``"member_loss"``, ``"best"``, ``"plateau"``
+        and, with ``ground_distance="learned"``, ``"ground_distance"``: names a
+        callback of yours may not take), and may end training as skorch's
+        callbacks do. Each fit trains with copies, so the callbacks given stay
+        as they are; the trained ones are in ``net_.callbacks_``. The
+        ensemble's validation batches hold different rows for each member, so
+        a scorer of validation predictions (``EpochScoring`` with
+        ``on_train=False``) needs ``n_estimators=1``; the estimator records the
+        validation accuracy itself (``validation_scores_``).
     device : str or torch.device, default="auto"
         Where to train: ``"auto"`` picks CUDA when it is available, else the CPU.
         With ``distributed=True``, ``"cuda"`` is the GPU of each process (its

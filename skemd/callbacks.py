@@ -53,9 +53,16 @@ def target_labels(y) -> np.ndarray:
     """
     if isinstance(y, WeightedTarget):
         y = y.target
-    if isinstance(y, torch.Tensor):
-        return y.detach().cpu().numpy()
-    return np.asarray(y)
+    labels = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if labels.ndim == 2 and not np.issubdtype(labels.dtype, np.floating):
+        raise ValueError(
+            "These targets hold a label for each member of an ensemble "
+            f"(shape {labels.shape}): the ensemble's validation batches give each "
+            "member rows of its own, which no single prediction can be scored "
+            "against. Score validation predictions with n_estimators=1, or read "
+            "the estimator's validation_scores_."
+        )
+    return labels
 
 
 class LearnedGroundDistance(Callback):

@@ -131,8 +131,7 @@ def plot_ground_distance(
 
     Parameters
     ----------
-    distance : array-like of shape (n_classes, n_classes), "ordinal" or \
-            fitted estimator
+    distance : array-like of shape (n_classes, n_classes), "ordinal" or estimator
         The matrix (a NumPy array, nested lists or a torch tensor); ``"ordinal"``,
         the class order of ``classes``; or a fitted
         :class:`~skemd.EMDClassifier` (or a pipeline ending in one), whose

@@ -304,3 +304,14 @@ def test_ctrl_c_in_partial_fit_keeps_the_finished_epochs(ordinal_4):
     assert len(clf.net_.history) == 2
     assert len(clf.loss_curve_) == 2
     assert np.isfinite(clf.loss_curve_).all()
+
+
+def test_target_labels_refuses_the_ensembles_per_member_targets():
+    from skemd._data import WeightedTarget
+    from skemd.callbacks import target_labels
+
+    targets = WeightedTarget(torch.zeros(4, 5, dtype=torch.long), torch.ones(4, 5))
+    with pytest.raises(ValueError, match="n_estimators=1"):
+        target_labels(targets)
+    # Soft targets (floating point, one row per sample) pass.
+    assert target_labels(torch.full((4, 3), 1 / 3)).shape == (4, 3)
