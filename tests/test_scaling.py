@@ -366,19 +366,25 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _torchrun(script, *args, timeout=300):
-    """Run ``script`` on two torchrun ranks (gloo, CPU); fail on a hang."""
+def _torchrun(script, *args, timeout=300, launcher="torchrun"):
+    """Run ``script`` on two ranks (gloo, CPU), launched by torchrun or by
+    ``accelerate launch``; fail on a hang."""
     if not torch.distributed.is_available():
         pytest.skip("this build of torch has no torch.distributed")
+    if launcher == "torchrun":
+        start = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node"]
+    else:
+        # accelerate's multi-process launcher is torch's, whatever the device:
+        # the script picks gloo where there is no GPU.
+        start = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+        start += ["--num_machines", "1", "--mixed_precision", "no"]
+        start += ["--dynamo_backend", "no", "--num_processes"]
     command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
+        *start,
         "2",
-        "--master_addr",
+        "--main_process_ip" if launcher != "torchrun" else "--master_addr",
         "127.0.0.1",
-        "--master_port",
+        "--main_process_port" if launcher != "torchrun" else "--master_port",
         str(_free_port()),
         str(script),
         *map(str, args),
@@ -482,7 +488,10 @@ def test_an_error_on_one_rank_is_raised_on_every_rank(ranks):
 
 
 @pytest.mark.slow
-def test_torchrun_recipe_saves_one_model_trained_on_every_shard(tmp_path):
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_ddp_recipe_saves_one_model_trained_on_every_shard(tmp_path, launcher):
+    if launcher == "accelerate":
+        pytest.importorskip("accelerate", reason="needs accelerate")
     X, y = ordinal_problem(600, seed=7)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", y)
@@ -491,6 +500,7 @@ def test_torchrun_recipe_saves_one_model_trained_on_every_shard(tmp_path):
         tmp_path / "X.npy",
         tmp_path / "y.npy",
         tmp_path / "model.pkl",
+        launcher=launcher,
     )
     # verbose=1 on rank 0 only: one epoch table.
     assert run.stdout.count("train_loss") == 1

@@ -3,7 +3,7 @@
 ::
 
     torchrun --nproc_per_node 2 train_ddp.py X.npy y.npy model.pkl
-    accelerate launch --num_processes 2 train_ddp.py X.npy y.npy model.pkl
+    accelerate launch --multi_gpu --num_processes 2 train_ddp.py X.npy y.npy model.pkl
 
 Each process reads its own shard of the rows (a memory-mapped file here; any
 reader that gives each rank its part will do), and all of them train one
