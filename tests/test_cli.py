@@ -179,6 +179,7 @@ def test_missing_pandas_is_a_one_line_error(csv_file, capsys, monkeypatch):
         (["--csv", "{csv}", "--target", "rating", "--weight", "rating"], "same"),
         (["--csv", "{csv}", "--target", "rating", "--drop", "x,rating"], "--target"),
         (["--csv", "{csv}", "--target", "rating", "--drop", ","], "empty column"),
+        (["--csv", "{csv}", "--target", "rating", "--drop", "x,x"], "repeated column"),
         (["--csv", "{csv}", "--target", "rating", "--order", "low,mid,low"], "low"),
         (["--csv", "{csv}", "--target", "rating", "--order", "low,,high"], "empty"),
         (["--test-size", "1.5"], "--test-size"),

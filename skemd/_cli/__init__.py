@@ -1,22 +1,10 @@
 """The ``skemd`` command: compare ordinal classifiers on a held-out split.
 
-``python -m skemd`` (or the ``skemd`` console command) trains three models on an
-ordinal dataset and prints their test scores side by side, above a reference row
-that always predicts the median training class:
-
-* :class:`~skemd.EMDClassifier` trained with the squared EMD loss;
-* the same network trained with cross-entropy only;
-* a linear ordinal baseline: mord's ``LogisticAT``, or scikit-learn's (nominal)
-  ``LogisticRegression`` when mord is not installed.
-
-Without arguments it runs on the red wine quality data bundled with skemd;
-``--dataset`` picks another bundled dataset and ``--csv`` reads a file of your own.
-
 This module checks the command line; ``_data`` reads the data, ``_models`` trains
 and scores the models and ``_report`` prints the results. Those import pandas,
-scikit-learn and torch, and are imported once the command line is known to be
-right: so ``--help`` and a wrong command line answer at once, and ``main``
-catches a Ctrl-C while they load.
+scikit-learn and torch, once the command line is known to be right: so ``--help``
+and a wrong command line answer at once, and ``main`` catches a Ctrl-C while they
+load.
 """
 
 from __future__ import annotations
@@ -30,17 +18,13 @@ import textwrap
 from pathlib import Path
 
 PROG = "skemd"
+DEFAULT_DATASET = "winequality_red"
 DEFAULT_MAX_CSV_SIZE = 2**30
-_DEFAULT_DATASETS = ("winequality_red", "era")
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
 class Failure(Exception):
-    """An error to report on one line, with the exit status to return."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
+    """An error to report on one line, with exit status 1."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -61,16 +45,6 @@ def size_text(n_bytes: int) -> str:
     return f"{n_bytes} bytes"
 
 
-def default_dataset() -> str:
-    from ..datasets import list_datasets
-
-    names = list_datasets()
-    return next((name for name in _DEFAULT_DATASETS if name in names), names[0])
-
-
-# ------------------------------------------------------------------ command line
-
-
 class _ArgumentParser(argparse.ArgumentParser):
     """An argument parser whose errors take one line."""
 
@@ -82,15 +56,12 @@ def _checked(kind, check, requirement: str):
     """An argparse type: ``kind(text)``, which must pass ``check``."""
 
     def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            what = "a number" if kind is float else "a whole number"
-            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        value = kind(text)  # a ValueError reads "invalid int value: 'x'"
         if not check(value):
             raise argparse.ArgumentTypeError(f"must {requirement}; got {text}")
         return value
 
+    parse.__name__ = kind.__name__
     return parse
 
 
@@ -110,24 +81,20 @@ def _size(text: str) -> int:
 def _separator(text: str) -> str:
     value = {"\\t": "\t", "tab": "\t"}.get(text, text)  # "\t" as typed in a shell
     if len(value) != 1:
-        raise argparse.ArgumentTypeError(
-            f"must be one character (or \\t for a tab); got {text!r}"
-        )
+        raise argparse.ArgumentTypeError(f"must be one character or \\t; got {text!r}")
     return value
 
 
 def _names(what: str):
-    """An argparse type: comma-separated names, none empty."""
+    """An argparse type: comma-separated names, none empty or repeated."""
 
     def parse(text: str) -> list[str]:
         names = [name.strip() for name in text.split(",")]
+        repeated = [name for name in dict.fromkeys(names) if names.count(name) > 1]
         if "" in names:
             raise argparse.ArgumentTypeError(f"empty {what} name in {text!r}")
-        if what == "column":
-            return list(dict.fromkeys(names))
-        repeated = [name for name in dict.fromkeys(names) if names.count(name) > 1]
         if repeated:
-            raise argparse.ArgumentTypeError(f"repeated class names: {show(repeated)}")
+            raise argparse.ArgumentTypeError(f"repeated {what} names: {show(repeated)}")
         return names
 
     return parse
@@ -136,10 +103,9 @@ def _names(what: str):
 _DESCRIPTION = (
     "Compare EMDClassifier trained with the squared EMD loss, the same network "
     "trained with cross-entropy and a linear ordinal baseline, against the constant "
-    "median class, on a held-out part of an ordinal dataset: one bundled with skemd "
-    "({default} unless --dataset says otherwise) or a CSV file of your own. Features "
-    "are standardised and text features one-hot encoded, fitted on the training "
-    "part only."
+    "median class, on a held-out part of a bundled dataset (default: "
+    f"{DEFAULT_DATASET}) or a CSV file. Features are standardised and text one-hot "
+    "encoded, fitted on the training part only."
 )
 _EPILOG = f"""examples:
   {PROG}
@@ -150,31 +116,24 @@ _EPILOG = f"""examples:
 exit status: 0 on success, 1 when the data cannot be used or training
 fails, 2 for a wrong command line, 130 when interrupted (Ctrl-C)."""
 
-
 _HELP = {
     "--target": "column of the CSV file to predict",
     "--order": "the classes of the CSV target, lowest first, as written in the file "
     "(default: sorted; for text, alphabetically, which is a guess)",
-    "--weight": "column of the CSV file holding sample weights (numbers >= 0), used "
-    "to train every model and to weigh the test scores",
+    "--weight": "column of sample weights (numbers >= 0) to train and score with",
     "--drop": "columns of the CSV file to leave out of the features (an id, a note)",
     "--sep": "CSV field separator, one character (\\t for a tab; default: ,)",
-    "--max-csv-size": "most of the CSV file to read, such as 500M or 4G (default: "
-    "1G): a larger file, or an endless stream, is an error",
+    "--max-csv-size": "most of the CSV file to read, such as 500M (default: 1G)",
     "--test-size": "share of the samples held out for testing (default: 0.25)",
     "--seed": "seed of the split and of the networks (default: 0)",
     "--max-iter": "most epochs of the two networks (default: EMDClassifier's)",
     "--ground-distance": "ground distance of the squared-EMD model (default: "
-    "EMDClassifier's); uniform and learned mix in cross-entropy, as EMDClassifier "
-    "does by default",
-    "--decision": "how the squared-EMD model turns probabilities into a class: the "
-    "most probable class, the median class (the least expected absolute error) or "
-    "the least expected cost (default: EMDClassifier's, argmax)",
-    "--plot": "save the ground distance and the test confusion matrix of the "
-    "squared-EMD model (needs matplotlib)",
+    "EMDClassifier's); uniform and learned mix in cross-entropy",
+    "--decision": "how the squared-EMD model picks a class from its probabilities "
+    "(default: EMDClassifier's)",
+    "--plot": "save the squared-EMD model's ground distance and confusion matrix",
     "--force": "let --plot overwrite an existing file",
-    "--report": "also print the per-class report and every ordinal metric of the "
-    "squared-EMD model on the test part",
+    "--report": "also print the squared-EMD model's report, class by class",
 }
 _OPTIONS = (  # argument group, option, argparse settings besides help
     ("data", "--target", {"metavar": "COLUMN"}),
@@ -201,7 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     parser = _ArgumentParser(
         prog=PROG,
-        description=textwrap.fill(_DESCRIPTION.format(default=default_dataset()), 79),
+        description=textwrap.fill(_DESCRIPTION, 79),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -221,16 +180,14 @@ def _build_parser() -> argparse.ArgumentParser:
 def _joining_order(argv: list[str]) -> list[str]:
     """``--order -1,0,1`` as ``--order=-1,0,1``: argparse would take a value
     starting with "-" for an option (unless it is a plain negative number)."""
-    joined, words = [], list(argv)
-    while words:
-        word = words.pop(0)
+    words = list(argv)
+    for i in range(len(words) - 2, -1, -1):
         # "--order", or an abbreviation argparse accepts, before a value that
         # starts with one "-" (a long option or -h is not a value).
-        if len(word) >= 3 and "--order".startswith(word) and words:
-            if re.match(r"-(?!-|h$)", words[0]):
-                word = f"--order={words.pop(0)}"
-        joined.append(word)
-    return joined
+        if len(words[i]) >= 3 and "--order".startswith(words[i]):
+            if re.match(r"-(?!-|h$)", words[i + 1]):
+                words[i : i + 2] = [f"--order={words[i + 1]}"]
+    return words
 
 
 def _csv_problem(args: argparse.Namespace) -> str | None:
@@ -247,34 +204,34 @@ def _csv_problem(args: argparse.Namespace) -> str | None:
         return f"argument --csv: {args.csv!r} is a directory"
     if args.weight is not None and args.weight == args.target:
         return "--weight and --target name the same column"
-    for name in args.drop or ():
-        if name in (args.target, args.weight):
-            option = "--target" if name == args.target else "--weight"
-            return f"--drop names the {option} column {name!r}"
+    for option in ("target", "weight"):
+        if getattr(args, option) in (args.drop or ()):
+            return f"--drop names the --{option} column {getattr(args, option)!r}"
     return None
 
 
 def _plot_problem(args: argparse.Namespace) -> str | None:
     """Why the figure could not go to ``--plot``: found before any training."""
-    if args.plot is None:
-        return None
+    import matplotlib  # noqa: F401  (the package: its submodules may be loaded)
+    from matplotlib.figure import Figure
+
     path, name = Path(args.plot), f"argument --plot: {args.plot!r}"
-    if not path.parent.is_dir():
-        return f"argument --plot: no such directory: {str(path.parent)!r}"
-    if path.is_dir():
-        return f"{name} is a directory"
+    formats = Figure().canvas.get_supported_filetypes()
     # The same file, by a link or not: even --force must keep the data.
     if args.csv is not None and path.exists() and path.samefile(args.csv):
         return f"{name} is the --csv file; writing the figure would destroy it"
+    if path.suffix.lower()[1:] not in formats:
+        suffixes = ", ".join(sorted("." + suffix for suffix in formats))
+        return f"{name}: cannot tell the image format; end it with one of {suffixes}"
     if path.is_symlink() and not path.exists() and not args.force:
         return f"{name} is a link to a missing file; pass --force to write through it"
     if path.exists() and not args.force:
         return f"{name} exists; pass --force to overwrite it"
     written = Path(os.path.realpath(path))  # --force writes through a link
-    if written.exists() and not os.access(written, os.W_OK):
+    if not written.parent.is_dir():
+        return f"argument --plot: no such directory: {str(written.parent)!r}"
+    if not os.access(written if written.exists() else written.parent, os.W_OK):
         return f"{name} is not writable"
-    if not written.exists() and not os.access(written.parent, os.W_OK):
-        return f"argument --plot: cannot create files in {str(written.parent)!r}"
     return None
 
 
@@ -282,39 +239,26 @@ def _parse_args(argv) -> argparse.Namespace:
     """Parse and check the command line; exit with status 2 when it is wrong."""
     parser = _build_parser()
     args = parser.parse_args(_joining_order(sys.argv[1:] if argv is None else argv))
-    problem = _csv_problem(args) or _plot_problem(args)
+    problem = _csv_problem(args) or (args.plot and _plot_problem(args))
     if problem:
         parser.error(problem)
     return args
 
 
-# ------------------------------------------------------------------------- run
-
-
 def _run(args: argparse.Namespace, out) -> None:
     """Load, split, train, score and report; raise Failure on bad data."""
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        raise Failure(
-            "reading the data needs pandas, which is not installed: pip install pandas"
-        ) from None
+    import pandas  # noqa: F401  (first, so that a missing pandas is named)
+
     from . import _report
     from ._data import load, split
     from ._models import models, train
 
-    plot_format = _report.check_plot(args.plot) if args.plot is not None else None
     data = load(args)
     parts = split(data, args.test_size, args.seed)
     pipelines, note = models(args)
     print(_report.setup(data, args, parts, pipelines, note), file=out)
-    pipelines, seconds = train(pipelines, parts, args, out)
-    predictions = _report.results(data, parts, pipelines, seconds, args, out)
-    if plot_format is not None:
-        name, emd = next(iter(pipelines.items()))
-        y_test, y_pred = parts.y_test.to_numpy(), predictions[name][0]
-        _report.save_plot(args.plot, plot_format, emd, y_test, y_pred, args.force)
-        print(f"\nFigure saved to {args.plot}", file=out)
+    seconds = train(pipelines, parts, out)
+    _report.results(parts, pipelines, seconds, args, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,37 +282,32 @@ def main(argv: list[str] | None = None) -> int:
     >>> main(["--csv", "no-such-file.csv", "--target", "quality"])
     2
     """
+    out = sys.stdout
     try:
-        return _main(argv)
+        _run(_parse_args(argv), out)
+        out.flush()
+        return 0
+    except SystemExit as exc:  # --help, --version or a wrong command line
+        return exc.code
     except KeyboardInterrupt:
         # While the modules load as well as while the models train: one line.
         with contextlib.suppress(OSError, ValueError):
             print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130
-
-
-def _main(argv) -> int:
-    try:
-        args = _parse_args(argv)
-    except SystemExit as exc:  # --help, --version or a wrong command line
-        return exc.code
-    out = sys.stdout
-    try:
-        _run(args, out)
-        out.flush()
-    except Failure as exc:
-        with contextlib.suppress(OSError):
-            out.flush()
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.status
     except BrokenPipeError:
         # The reader stopped (skemd | head): leave quietly, as Unix tools do.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
         return 1
     except OSError as exc:
-        print(
-            f"{PROG}: error: cannot write the output: {one_line(exc)}", file=sys.stderr
-        )
-        return 1
-    return 0
+        error = Failure(f"cannot write the output: {one_line(exc)}")
+    except ImportError as exc:
+        if exc.name not in ("pandas", "matplotlib"):  # not optional dependencies
+            raise
+        error = Failure(f"{exc.name} is not installed: pip install {exc.name}")
+    except Failure as exc:
+        error = exc
+    with contextlib.suppress(OSError):
+        out.flush()
+    print(f"{PROG}: error: {error}", file=sys.stderr)
+    return 1

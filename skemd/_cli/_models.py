@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch.callbacks import Callback
 
@@ -30,11 +30,9 @@ REFERENCE = "constant median class"
 class RankBaseline(ClassifierMixin, BaseEstimator):
     """Fit a classifier on the ranks of the classes present; answer in classes.
 
-    mord's threshold models need the labels ``0 .. m-1``, and a plain classifier
-    orders its probability columns by sorted label. Fitted on the ranks
-    ``0 .. m-1`` of the ``m`` classes present (with a weight above 0), either
-    stands in for an ordinal model of any labels. The categories of an ordered
-    ``Categorical`` target are the classes, lowest first; else the sorted labels.
+    mord needs the labels ``0 .. m-1`` and a plain classifier orders its
+    probabilities by sorted label: fitted on the ranks of the classes present
+    (with a weight above 0) in class order, either serves for any labels.
     """
 
     def __init__(self, estimator):
@@ -43,16 +41,15 @@ class RankBaseline(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         labels, order = np.asarray(y), categories_of(y)
         self.classes_ = sorted_order(labels, warn=False) if order is None else order
-        ranks = positions(labels, self.classes_)
+        ranks, params = positions(labels, self.classes_), {}
         if sample_weight is not None:
             # As the networks do, leave samples of weight 0 out.
             keep = np.asarray(sample_weight) > 0
-            X, ranks, sample_weight = X[keep], ranks[keep], sample_weight[keep]
+            X, ranks = X[keep], ranks[keep]
+            params["sample_weight"] = sample_weight[keep]
         self.present_ = np.unique(ranks)
-        params = {} if sample_weight is None else {"sample_weight": sample_weight}
-        self.estimator_ = clone(self.estimator).fit(
-            X, np.searchsorted(self.present_, ranks), **params
-        )
+        ranks = np.searchsorted(self.present_, ranks)
+        self.estimator_ = clone(self.estimator).fit(X, ranks, **params)
         return self
 
     def predict_proba(self, X):
@@ -70,8 +67,7 @@ class Progress(Callback):
 
     On a terminal the model's line is redrawn in place with an epoch counter.
     Elsewhere (a pipe, a notebook, a log) every tenth of the epochs adds a line,
-    flushed at once so that it shows while the model trains. The networks count
-    their epochs here, as a skorch callback.
+    flushed at once. The networks count their epochs here, as a skorch callback.
     """
 
     def __init__(self, stream, width: int) -> None:
@@ -79,18 +75,14 @@ class Progress(Callback):
         self.width = width
 
     def __deepcopy__(self, memo):
-        # EMDClassifier trains with copies of its callbacks: a copy must report
-        # to the same display.
-        return self
+        return self  # EMDClassifier trains copies of its callbacks: report here
 
     def start(self, name: str, max_epochs: int | None = None) -> None:
-        isatty = getattr(self.stream, "isatty", None)
-        self._live = bool(isatty and isatty())
+        self._live = getattr(self.stream, "isatty", lambda: False)()
         self._head, self._shown = f"  {name:<{self.width}}  ", ""
         self._max_epochs, self._every = max_epochs, math.ceil((max_epochs or 1) / 10)
-        self._write(
-            f"training, at most {max_epochs} epochs" if max_epochs else "training"
-        )
+        at_most = f", at most {max_epochs} epochs" if max_epochs else ""
+        self._write(f"training{at_most}")
 
     def on_epoch_end(self, net, **kwargs) -> None:
         self.epoch(len(net.history))
@@ -100,47 +92,30 @@ class Progress(Callback):
             self._write(f"epoch {n}/{self._max_epochs}")
 
     def finish(self, summary: str) -> None:
-        self._write(summary)
-        if self._live:
-            self.stream.write("\n")
-            self.stream.flush()
+        self._write(summary, end="\n")
 
-    def _write(self, status: str) -> None:
+    def _write(self, status: str, end: str = "") -> None:
         text = self._head + status
         if self._live:
             # Spaces wipe out the end of a longer line drawn before.
-            self.stream.write(f"\r{text:<{len(self._shown)}}")
+            self.stream.write(f"\r{text:<{len(self._shown)}}{end}")
             self._shown = text
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
 
 
-def emd_name(args, ce_weight: float = 0.0) -> str:
-    """The squared-EMD model's name, with the settings given to it.
-
-    ``ce_weight`` is its fitted ``ce_weight_``: by default EMDClassifier mixes
-    cross-entropy into some ground distances.
-    """
-    settings = [args.ground_distance] if args.ground_distance else []
-    settings += ["with cross-entropy"] if settings and ce_weight > 0 else []
-    settings += [args.decision] if args.decision else []
-    return f"EMDClassifier (squared EMD{''.join(', ' + s for s in settings)})"
-
-
 def models(args) -> tuple[dict, str | None]:
-    """The three pipelines to compare, by name, and a note about the baseline.
-
-    The features: numbers standardised (a missing one filled with the training
-    median), other columns one-hot encoded, at most ``MANY_LEVELS`` features a
-    column, the rarest values sharing one (an identifier would make one a row).
-    """
+    """The three pipelines to compare, by name, and a note about the baseline."""
     # No classes=: the target, an ordered Categorical, gives the class order.
     shared = {"random_state": args.seed}
     if args.max_iter is not None:
         shared["max_iter"] = args.max_iter
     options = ("ground_distance", "decision")
     given = {key: getattr(args, key) for key in options if getattr(args, key)}
+    settings = list(given.values())
+    if args.ground_distance in ("uniform", "learned"):
+        settings.insert(1, "with cross-entropy")  # as ce_weight="auto" does
     try:
         from mord import LogisticAT
     except ImportError:
@@ -151,22 +126,22 @@ def models(args) -> tuple[dict, str | None]:
         )
     else:
         name, linear, note = "LogisticAT (mord)", LogisticAT(), None
+    suffix = "".join(", " + setting for setting in settings)
     estimators = {
-        emd_name(args): EMDClassifier(**shared, **given),
+        f"EMDClassifier (squared EMD{suffix})": EMDClassifier(**shared, **given),
         "EMDClassifier (cross-entropy)": EMDClassifier(
             ce_weight=1.0, emd_weight=0.0, **shared
         ),
         name: RankBaseline(linear),
     }
-    pipelines = {
-        key: Pipeline([("features", _features()), ("model", estimator)])
-        for key, estimator in estimators.items()
-    }
-    return pipelines, note
+    return {key: make_pipeline(_features(), e) for key, e in estimators.items()}, note
 
 
 def _features():
-    numbers = make_column_selector(dtype_include=["number", "bool"])
+    """Numbers standardised (a missing one filled with the training median), other
+    columns one-hot encoded, at most ``MANY_LEVELS`` features a column, the rarest
+    values sharing one (an identifier would make one a row)."""
+    numbers = ["number", "bool"]
     scale = make_pipeline(
         SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
     )
@@ -175,17 +150,18 @@ def _features():
         max_categories=MANY_LEVELS,
         sparse_output=False,
     )
-    others = make_column_selector(dtype_exclude=["number", "bool"])
-    return make_column_transformer((scale, numbers), (encode, others))
+    return make_column_transformer(
+        (scale, make_column_selector(dtype_include=numbers)),
+        (encode, make_column_selector(dtype_exclude=numbers)),
+    )
 
 
 def fit(name: str, pipeline, X, y, progress: Progress, sample_weight=None):
     """Fit one pipeline with progress lines; return its notes and fit seconds."""
-    model, epochs = pipeline[-1], None
+    model = pipeline[-1]
     if isinstance(model, EMDClassifier):
         model.set_params(callbacks=[("progress", progress)])
-        epochs = model.max_iter
-    progress.start(name, epochs)
+    progress.start(name, getattr(model, "max_iter", None))
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -193,17 +169,15 @@ def fit(name: str, pipeline, X, y, progress: Progress, sample_weight=None):
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         try:
-            pipeline.fit(
-                X, y, **{f"{pipeline.steps[-1][0]}__sample_weight": sample_weight}
-            )
+            step = pipeline.steps[-1][0]
+            pipeline.fit(X, y, **{f"{step}__sample_weight": sample_weight})
         except (ValueError, TypeError, FloatingPointError) as exc:
             progress.finish("failed")
             raise Failure(f"{name}: {one_line(exc)}") from None
     seconds = time.perf_counter() - start
     n_iter = getattr(model, "n_iter_", None)
-    progress.finish(
-        f"trained in {seconds:.1f} s{f' ({n_iter} epochs)' if n_iter else ''}"
-    )
+    epochs = f" ({n_iter} epochs)" if n_iter else ""
+    progress.finish(f"trained in {seconds:.1f} s{epochs}")
     notes = [
         f"{name} stopped after {n_iter} epochs, unconverged"
         if issubclass(caught_warning.category, ConvergenceWarning) and n_iter
@@ -213,12 +187,8 @@ def fit(name: str, pipeline, X, y, progress: Progress, sample_weight=None):
     return list(dict.fromkeys(notes)), seconds
 
 
-def train(pipelines: dict, parts, args, out) -> tuple[dict, dict]:
-    """Train the pipelines in turn; return them and their fit seconds by name.
-
-    The squared-EMD pipeline, the first, is renamed with its fitted
-    ``ce_weight_``.
-    """
+def train(pipelines: dict, parts, out) -> dict:
+    """Train the pipelines in turn; return their fit seconds by name."""
     print("Training:", file=out)
     # The first optimiser a process makes imports torch._dynamo (seconds): paid
     # here, it is not counted in the fit time of the first network.
@@ -228,11 +198,8 @@ def train(pipelines: dict, parts, args, out) -> tuple[dict, dict]:
         notes, seconds[name] = fit(
             name, pipeline, parts.X_train, parts.y_train, progress, parts.w_train
         )
-        print("".join(f"note: {note}\n" for note in notes), end="", file=out)
-    first = next(iter(pipelines))
-    name = emd_name(args, pipelines[first][-1].ce_weight_)
-    seconds[name] = seconds.pop(first)
-    return {name if key == first else key: p for key, p in pipelines.items()}, seconds
+        out.write("".join(f"note: {note}\n" for note in notes))
+    return seconds
 
 
 def median_reference(y_train, sample_weight, n_samples: int):
@@ -251,16 +218,14 @@ def median_reference(y_train, sample_weight, n_samples: int):
 
 def evaluate(pipelines: dict, parts, seconds: dict) -> tuple[dict, dict]:
     """Test scores and predictions by name, of the pipelines and the reference."""
-    predictions = {}
+    X, y_test, predictions = parts.X_test, parts.y_test, {}
     with warnings.catch_warnings():
         # Unseen text values are encoded as all zeros, as documented.
         warnings.filterwarnings("ignore", message="Found unknown categories")
         for name, pipeline in pipelines.items():
-            X = parts.X_test
             predictions[name] = pipeline.predict(X), pipeline.predict_proba(X)
     start = time.perf_counter()
-    y_test = parts.y_test
-    predictions[REFERENCE] = median_reference(parts.y_train, parts.w_train, len(y_test))
+    predictions[REFERENCE] = median_reference(parts.y_train, parts.w_train, len(X))
     seconds[REFERENCE] = time.perf_counter() - start
     classes, y_true = y_test.cat.categories.to_numpy(), y_test.to_numpy()
     weight = {"sample_weight": parts.w_test}

@@ -24,41 +24,35 @@ _RULES = {
 }
 
 
-def _describe_classes(y) -> str:
-    counts = y.value_counts(sort=False)  # every category, in class order
-    items = [f"{label} ({count})" for label, count in counts.items()]
-    return " < ".join(items if len(items) <= 12 else items[:5] + ["..."] + items[-5:])
-
-
 def setup(data, args, parts, pipelines: dict, note: str | None) -> str:
     """What the models are trained and tested on, and how."""
     n_columns = data.X.shape[1]
     n_text = n_columns - data.X.select_dtypes(["number", "bool"]).shape[1]
+    counts = data.y.value_counts(sort=False)  # every category, in class order
+    classes = [f"{label} ({count})" for label, count in counts.items()]
+    if len(classes) > 12:
+        classes = [*classes[:5], "...", *classes[-5:]]
+    network = next(iter(pipelines.values()))[-1]
+    limit = " (--max-iter)" if args.max_iter is not None else ""
     lines = [
         f"Data: {data.name}",
         f"  {len(data.y)} samples, {n_columns} feature columns"
         + (f", {n_text} of them text" if n_text else ""),
-    ]
-    if data.weight is not None:
-        total = data.weight.sum()
-        lines.append(f"  weighted by column {data.weight_column!r} (total {total:.6g})")
-    lines.append(f"  classes (samples): {_describe_classes(data.y)}")
-    lines += [f"note: {data_note}" for data_note in data.notes]
-    lines.append(
+        f"  weighted by column {args.weight!r} (total {data.weight.sum():.6g})"
+        if args.weight
+        else None,
+        f"  classes (samples): {' < '.join(classes)}",
+        *(f"note: {data_note}" for data_note in data.notes),
         f"Split: {len(parts.y_train)} training / {len(parts.y_test)} test samples, "
-        f"{'plain' if parts.note else 'stratified'}, seed {args.seed}"
-    )
-    lines += [f"note: {parts.note}"] if parts.note else []
-    network = next(iter(pipelines.values()))[-1]
-    limit = " (--max-iter)" if args.max_iter is not None else ""
-    lines.append(
+        f"{'plain' if parts.note else 'stratified'}, seed {args.seed}",
+        parts.note and f"note: {parts.note}",
         f"Networks: EMDClassifier's defaults, {network.n_estimators} networks of "
         f"{network.hidden_layer_sizes} with embeddings of the numeric features, "
         f"at most {network.max_iter} epochs{limit}, each stopped early on its "
-        f"own {network.validation_fraction:.0%} of the training part"
-    )
-    lines += [f"note: {note}"] if note else []
-    return "\n".join(lines)
+        f"own {network.validation_fraction:.0%} of the training part",
+        note and f"note: {note}",
+    ]
+    return "\n".join(line for line in lines if line)
 
 
 def format_table(scores: dict, seconds: dict, reference=()) -> str:
@@ -67,28 +61,22 @@ def format_table(scores: dict, seconds: dict, reference=()) -> str:
     ``scores`` maps each model name to ``{metric: value}``, ``seconds`` to its
     fit time; the rows of ``reference`` are not ranked.
     """
-    columns = [["model", *scores]]
-    for metric, pick in _METRICS.items():
-        shown = {name: f"{values[metric]:.3f}" for name, values in scores.items()}
-        best = pick(float(v) for name, v in shown.items() if name not in reference)
-        # A space after each value and after the name leaves room for the star.
-        star = {
-            n: "*" if n not in reference and float(v) == best else " "
-            for n, v in shown.items()
-        }
-        columns.append([f"{metric} ", *(v + star[n] for n, v in shown.items())])
-    columns.append(["fit time", *(f"{seconds[name]:.1f} s" for name in scores)])
-    widths = [max(map(len, column)) for column in columns]
-    rows = [["-" * width for width in widths], *zip(*columns, strict=True)]
-    rows.insert(0, rows.pop(1))  # the header, then the rule
+    shown = {name: [f"{row[m]:.3f}" for m in _METRICS] for name, row in scores.items()}
+    ranked = [cells for name, cells in shown.items() if name not in reference]
+    best = [
+        pick(float(c[i]) for c in ranked) for i, pick in enumerate(_METRICS.values())
+    ]
+    # A space after each value and after the name leaves room for the star.
+    rows = [["model", *(f"{metric} " for metric in _METRICS), "fit time"]]
+    for name, cells in shown.items():
+        for i, cell in enumerate(cells):
+            starred = name not in reference and float(cell) == best[i]
+            cells[i] = cell + ("*" if starred else " ")
+        rows.append([name, *cells, f"{seconds[name]:.1f} s"])
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    rows.insert(1, ["-" * width for width in widths])
     lines = [
-        "  ".join(
-            [row[0].ljust(widths[0])]
-            + [
-                cell.rjust(width)
-                for cell, width in zip(row[1:], widths[1:], strict=True)
-            ]
-        ).rstrip()
+        "  ".join([row[0].ljust(widths[0]), *map(str.rjust, row[1:], widths[1:])])
         for row in rows
     ]
     legend = _LEGEND
@@ -98,15 +86,15 @@ def format_table(scores: dict, seconds: dict, reference=()) -> str:
             "training class for every sample: a model that does no better than it "
             "has learnt nothing of use."
         )
-    return "\n".join([*lines, "", *textwrap.wrap(legend, width=79)])
+    return "\n".join([*map(str.rstrip, lines), "", *textwrap.wrap(legend, width=79)])
 
 
-def results(data, parts, pipelines: dict, seconds: dict, args, out) -> dict:
-    """Print the test scores, the decision rule and, with ``--report``, the
-    report of the squared-EMD model; return the test predictions by name."""
+def results(parts, pipelines: dict, seconds: dict, args, out) -> None:
+    """Print the test scores and the decision rule; with ``--report`` the report
+    of the squared-EMD model, and with ``--plot`` save its figure."""
     scores, predictions = evaluate(pipelines, parts, seconds)
     name, emd = next(iter(pipelines.items()))
-    weighted = f", weighted by {data.weight_column!r}" if data.weight_column else ""
+    weighted = f", weighted by {args.weight!r}" if args.weight else ""
     n_features = len(emd[0].get_feature_names_out())
     print(
         f"\nTest scores ({len(parts.y_test)} samples{weighted}, {n_features} "
@@ -119,47 +107,24 @@ def results(data, parts, pipelines: dict, seconds: dict, args, out) -> dict:
         f"(decision={decision!r}; --decision picks another rule)."
     )
     print("\n" + textwrap.fill(rule, width=79), file=out)
+    y_test, (y_pred, proba) = parts.y_test.to_numpy(), predictions[name]
     if args.report:
-        y_pred, proba = predictions[name]
         report = ordinal_report(
-            parts.y_test.to_numpy(),
-            y_pred,
-            y_proba=proba,
-            classes=emd,
-            sample_weight=parts.w_test,
+            y_test, y_pred, y_proba=proba, classes=emd, sample_weight=parts.w_test
         )
-        print(
-            f"\nClass by class, {name} on the test part:\n\n{report}", file=out, end=""
-        )
-    return predictions
+        out.write(f"\nClass by class, {name} on the test part:\n\n{report}")
+    if args.plot is not None:
+        save_plot(args.plot, emd, y_test, y_pred, args.force)
+        print(f"\nFigure saved to {args.plot}", file=out)
 
 
-def check_plot(path: str) -> str:
-    """Check that matplotlib can write ``path``; return the file format."""
-    try:
-        import matplotlib  # noqa: F401  (the package: its submodules may be loaded)
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise Failure(
-            "--plot needs matplotlib, which is not installed: pip install matplotlib"
-        ) from None
-    suffix = Path(path).suffix.lower().lstrip(".")
-    supported = Figure().canvas.get_supported_filetypes()
-    if suffix not in supported:
-        raise Failure(
-            f"argument --plot: cannot tell the image format of {path!r}; end the "
-            f"name with one of {', '.join('.' + s for s in sorted(supported))}",
-            status=2,
-        )
-    return suffix
-
-
-def save_plot(path: str, fmt: str, pipeline, y_test, y_pred, force: bool) -> None:
+def save_plot(path: str, pipeline, y_test, y_pred, force: bool) -> None:
     """Save the ground distance and the confusion matrix of the squared-EMD model."""
     from matplotlib.figure import Figure
 
     from ..plotting import plot_confusion_matrix, plot_ground_distance
 
+    fmt = Path(path).suffix.lower()[1:]  # one matplotlib writes: checked before
     small = len(pipeline.classes_) <= 12
     figure = Figure(figsize=(12, 5), layout="constrained")
     left, right = figure.subplots(1, 2)
@@ -185,9 +150,5 @@ def save_plot(path: str, fmt: str, pipeline, y_test, y_pred, force: bool) -> Non
         # read-only file refused.
         with open(path, "wb" if force else "xb") as file:
             file.write(image.getvalue())
-    except FileExistsError:
-        raise Failure(
-            f"argument --plot: {path!r} exists; pass --force to overwrite it", 2
-        ) from None
     except OSError as exc:
         raise Failure(f"cannot write {path!r}: {one_line(exc)}") from None
