@@ -9,8 +9,11 @@ training parts; the test parts are never read), for example::
         --partitions-large 2 --candidates benchmarks/candidates_selection.py \\
         --methods hgb logat tab tab_plain --jobs 2
 
-The reports of the rounds are in ``results/quality_inner_round_*.md``; the
-candidates of round C's ``tabC`` are the defaults.
+The reports of the rounds are in ``results/quality_inner_round_*.md``. Round A
+measured the ingredients (embeddings, the ensemble, patience), round B the
+size of the network and of the ensemble, round C the batch size and width.
+Round C's ``tabC``, with batches growing with the data, became the defaults
+(its ``batch_size`` is the library default of the time, as now).
 """
 
 from skemd import EMDClassifier
@@ -31,6 +34,10 @@ TAB = dict(
 )
 
 
+ROUND_B = dict(n_iter_no_change=8, decision="median")
+SMALL = dict(hidden_layer_sizes=(64, 64), n_bins=24, embedding_dim=8)
+
+
 def _emd(seed, **params):
     return EMDClassifier(random_state=seed, **params)
 
@@ -45,4 +52,13 @@ CANDIDATES = {
     "tab_plain": lambda seed: _tab(seed, numeric_embedding=None),
     "tab_single": lambda seed: _tab(seed, n_estimators=1),
     "tab_patience8": lambda seed: _tab(seed, n_iter_no_change=8),
+    # Round B: patience 8 and the median decision; a smaller network, fewer members.
+    "tabB": lambda seed: _tab(seed, **ROUND_B),
+    "tabB_small": lambda seed: _tab(seed, **ROUND_B, **SMALL),
+    "tabB_k3": lambda seed: _tab(seed, **ROUND_B, n_estimators=3),
+    # Round C: the small network with the library's batch size, a fixed batch
+    # of 200, and the wider network again.
+    "tabC": lambda seed: _tab(seed, **ROUND_B, **SMALL, batch_size="auto"),
+    "tabC_b200": lambda seed: _tab(seed, **ROUND_B, **SMALL),
+    "tabC_wide": lambda seed: _tab(seed, **ROUND_B, batch_size="auto"),
 }
