@@ -351,8 +351,7 @@ def draw_splits(
 def inner_split(y_train: np.ndarray, seed: int, test_size: float = 0.25):
     """Stratified indices ``(fit, validation)`` of a training part.
 
-    The same rule as :func:`draw_splits` for classes with one sample, and the same
-    split as ``select_defaults.py`` draws for a given seed.
+    The same rule as :func:`draw_splits` for classes with one sample.
     """
     strata, _ = _strata(y_train)
     splitter = StratifiedShuffleSplit(

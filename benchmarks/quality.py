@@ -81,8 +81,7 @@ PROTOCOL = "collection-2"
 # recomputed; the peers' results stay.
 NETWORK_REVISION = 5
 # Estimators are seeded with SEED + partition index; the inner split of a
-# partition's training part with INNER_SEED + partition index (the seeds of
-# select_defaults.py, so that the inner splits are the same).
+# partition's training part with INNER_SEED + partition index.
 SEED = 0
 INNER_SEED = 7
 INNER_TEST_SIZE = 0.25
