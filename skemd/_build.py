@@ -18,7 +18,7 @@ import torch
 from skorch.callbacks import Callback
 
 from ._distributed import EpochAcrossRanks
-from ._modules import MLP, EnsembleMLP, quantile_bins, set_generator
+from ._modules import MLP, EnsembleMLP, dense_columns, quantile_bins, set_generator
 from ._training import (
     BestWeights,
     FiniteLossCheck,
@@ -81,15 +81,12 @@ class FixedSplit:
 def column_scales(X) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each column (1 where it is constant).
 
-    Column by column, in float64, and a sparse matrix's columns made dense one
-    at a time: sparse and dense ``X`` give the same numbers to the last bit.
+    Column by column, in float64 (:func:`~skemd._modules.dense_columns`):
+    sparse and dense ``X`` give the same numbers to the last bit.
     """
-    sparse = scipy.sparse.issparse(X)
-    columns = X.tocsc() if sparse else np.asarray(X).reshape(X.shape[0], -1)
-    mean, std = np.empty(columns.shape[1]), np.empty(columns.shape[1])
-    for j in range(columns.shape[1]):
-        column = columns[:, [j]].toarray().ravel() if sparse else columns[:, j]
-        column = column.astype(np.float64)
+    n_columns = int(np.prod(X.shape[1:]))
+    mean, std = np.empty(n_columns), np.empty(n_columns)
+    for j, column in enumerate(dense_columns(X)):
         mean[j], std[j] = column.mean(), column.std()
     return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
 

@@ -50,7 +50,10 @@ from .ground_distance import (
 )
 from .losses import SquaredEMDLoss
 
+# Batches where nothing trains: at most this many rows, and about this many
+# input numbers over the members of an ensemble (32 MiB in float32).
 _PREDICT_BATCH_SIZE = 8192
+_INFERENCE_VALUES = 2**23
 # The estimator's own callbacks, by name; users' callbacks take other names.
 _OWN_CALLBACKS = (
     "learning_rate",
@@ -834,7 +837,7 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
             **self._optimizer_params(total, device),
             batch_size=batch_size,
             iterator_train__shuffle=self.shuffle,
-            iterator_valid__batch_size=max(batch_size, _PREDICT_BATCH_SIZE),
+            iterator_valid__batch_size=self._inference_batch_size(batch_size, X),
             max_epochs=self.max_iter,
             train_split=None if valid is None else _build.FixedSplit(valid.to(device)),
             callbacks=self._callbacks(valid is not None, ranks.distributed),
@@ -995,6 +998,15 @@ DistributedDataParallel`, on the ``torch.distributed`` process group that
                 f"network changed since: {first_line} Set warm_start=False to "
                 "train a new one."
             ) from None
+
+    def _inference_batch_size(self, batch_size, X):
+        """Rows a batch where nothing trains (validation, prediction, the learned
+        distance's pass): up to ``_PREDICT_BATCH_SIZE``, fewer for wide inputs,
+        so that the ensemble's copies of a batch, one a member, stay near
+        ``_INFERENCE_VALUES`` numbers; never fewer than a training batch."""
+        members = self.n_estimators if self._ensemble() else 1
+        width = max(1, int(np.prod(X.shape[1:]))) * members
+        return max(batch_size, min(_PREDICT_BATCH_SIZE, _INFERENCE_VALUES // width))
 
     def _batch_size_for(self, n_samples):
         if self.batch_size != "auto":

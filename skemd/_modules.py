@@ -164,6 +164,30 @@ class BatchedLinear(nn.Module):
         return f"n_members={members}, n_in={n_in}, n_out={n_out}"
 
 
+def dense_columns(X):
+    """Each column of ``X`` in turn, as a float64 array.
+
+    A SciPy sparse matrix's columns are made dense one at a time, straight from
+    its compressed-column arrays, so that a wide sparse ``X`` is never dense as
+    a whole; sparse and dense ``X`` give the same columns to the last bit.
+    """
+    import numpy as np
+    import scipy.sparse
+
+    if not scipy.sparse.issparse(X):
+        X = np.asarray(X).reshape(X.shape[0], -1)
+        for j in range(X.shape[1]):
+            yield X[:, j].astype(np.float64)
+        return
+    columns = scipy.sparse.csc_matrix(X, copy=True)
+    columns.sum_duplicates()
+    for j in range(columns.shape[1]):
+        start, end = columns.indptr[j], columns.indptr[j + 1]
+        column = np.zeros(columns.shape[0], dtype=columns.dtype)
+        column[columns.indices[start:end]] = columns.data[start:end]
+        yield column.astype(np.float64)
+
+
 def quantile_bins(X, n_bins: int) -> list:
     """Bin edges of each column of ``X`` at its quantiles, repeated edges merged.
 
@@ -172,16 +196,10 @@ def quantile_bins(X, n_bins: int) -> list:
     (one column is made dense at a time).
     """
     import numpy as np
-    import scipy.sparse
 
     quantiles = np.linspace(0.0, 1.0, n_bins + 1)
-    columns = X.tocsc() if scipy.sparse.issparse(X) else np.asarray(X)
     edges = []
-    for j in range(X.shape[1]):
-        if scipy.sparse.issparse(columns):
-            column = columns[:, [j]].toarray().ravel().astype(np.float64)
-        else:
-            column = columns[:, j].astype(np.float64)
+    for column in dense_columns(X):
         feature_edges = np.unique(np.quantile(column, quantiles))
         distinct = np.unique(column).size if feature_edges.size <= 3 else 3
         edges.append(feature_edges if distinct >= 3 else None)

@@ -201,3 +201,41 @@ def test_row_out_of_range_is_an_index_error():
         rows[40]
     with pytest.raises(IndexError):
         rows[-41]
+
+
+def test_dense_columns_of_a_sparse_matrix_equal_the_dense_ones():
+    from skemd._modules import dense_columns
+
+    matrix = _sparse(n_rows=30, n_features=6, density=0.4, seed=3)
+    # A stored duplicate and an explicit zero, which toarray() sums and keeps.
+    coo = matrix.tocoo()
+    rows = np.r_[coo.row, coo.row[:2], 5]
+    cols = np.r_[coo.col, coo.col[:2], 1]
+    values = np.r_[coo.data, np.float32([0.25, -1.5]), np.float32(0.0)]
+    odd = scipy.sparse.coo_matrix((values, (rows, cols)), shape=matrix.shape)
+    dense = odd.toarray()
+    for sparse_format in ("csr", "csc", "coo"):
+        got = list(dense_columns(odd.asformat(sparse_format)))
+        assert len(got) == dense.shape[1]
+        for j, column in enumerate(got):
+            assert column.dtype == np.float64
+            np.testing.assert_array_equal(column, dense[:, j].astype(np.float64))
+
+
+def test_wide_inputs_get_smaller_prediction_batches(quiet_convergence):
+    from conftest import ensemble_classifier, ordinal_problem
+
+    X, y = ordinal_problem(n_samples=120)
+    narrow = ensemble_classifier(max_iter=1).fit(X, y)
+    assert narrow.net_.get_params()["iterator_valid__batch_size"] == 8192
+    wide = scipy.sparse.hstack(
+        [scipy.sparse.csr_matrix(X), _sparse(n_rows=120, n_features=1800)]
+    ).tocsr()
+    clf = ensemble_classifier(max_iter=1).fit(wide, y)
+    rows = clf.net_.get_params()["iterator_valid__batch_size"]
+    # About 2**23 input numbers over the five members' copies of a batch.
+    assert rows == max(clf.net_.batch_size, 2**23 // (5 * 1803))
+    assert rows < 8192
+    np.testing.assert_array_equal(
+        clf.predict(wide), ensemble_classifier(max_iter=1).fit(wide, y).predict(wide)
+    )
