@@ -64,12 +64,20 @@ def _fast_instances():
         hidden_layer_sizes=(16,),
         solver=torch.optim.AdamW,
         solver_params={"weight_decay": 0.01},
-        callbacks=[LRScheduler(policy=torch.optim.lr_scheduler.StepLR, step_size=20)],
+        callbacks=[_StepSchedule(policy=torch.optim.lr_scheduler.StepLR, step_size=20)],
         learning_rate_init=0.01,
         max_iter=50,
         random_state=0,
         **SINGLE_NETWORK,
     )
+
+
+class _StepSchedule(LRScheduler):
+    """skorch's LRScheduler with a repr that names no memory address, so that
+    the test ids are the same in every process (pytest-xdist compares them)."""
+
+    def __repr__(self):
+        return "StepSchedule(step_size=20)"
 
 
 def _expected_failures(estimator):
