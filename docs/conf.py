@@ -134,10 +134,6 @@ BENCHMARK_REPORTS = {
         "Training speed on the CPU",
         "python benchmarks/speed.py",
     ),
-    "speed_cpu_epyc.md": (
-        "Training speed on the CPU, second machine (AMD EPYC)",
-        "python benchmarks/speed.py --output benchmarks/results/speed_cpu_epyc.md",
-    ),
     "speed_cuda.md": (
         "Training speed on a GPU",
         "python benchmarks/speed.py --device cuda",
@@ -145,6 +141,16 @@ BENCHMARK_REPORTS = {
     "quality.md": (
         "Predictive quality on real ordinal data",
         "python benchmarks/quality.py",
+    ),
+    "quality_inner.md": (
+        "Predictive quality on inner validation splits",
+        "python benchmarks/quality.py --protocol inner --partitions 5 "
+        "--partitions-large 2",
+    ),
+    "quality_time.md": (
+        "Fit times, one fit at a time",
+        "python benchmarks/quality.py --partitions 1 --jobs 1 "
+        "--output benchmarks/results/quality_time.md",
     ),
     "sparse_memory.md": (
         "Memory of fits on sparse input",
