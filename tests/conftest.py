@@ -1,4 +1,5 @@
 import os
+import signal
 import warnings
 
 import numpy as np
@@ -30,6 +31,16 @@ def device(request):
     if request.param == "cuda" and not torch.cuda.is_available():
         pytest.skip("CUDA is not available")
     return request.param
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt during the test, as in an interactive
+    Python, also where the test run started with SIGINT ignored (a background
+    job of a non-interactive shell ignores it); the handler is put back."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture

@@ -265,7 +265,7 @@ class Interrupt(Callback):
             self._send()
 
 
-def test_ctrl_c_stops_fit_with_keyboard_interrupt(ordinal_4):
+def test_ctrl_c_stops_fit_with_keyboard_interrupt(ordinal_4, ctrl_c_raises):
     X, y = ordinal_4
     handler = signal.getsignal(signal.SIGINT)
     clf = _fast(callbacks=[Interrupt(epoch=2)])
@@ -290,7 +290,7 @@ def test_a_callback_that_stops_training_is_not_an_interrupt(ordinal_4):
     assert clf.n_iter_ == 3
 
 
-def test_ctrl_c_in_partial_fit_keeps_the_finished_epochs(ordinal_4):
+def test_ctrl_c_in_partial_fit_keeps_the_finished_epochs(ordinal_4, ctrl_c_raises):
     X, y = ordinal_4
     # 4 batches an epoch: the signal comes in the middle of the second call.
     clf = _fast(callbacks=[Interrupt(epoch=None, batch=6)])

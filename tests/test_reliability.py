@@ -116,7 +116,9 @@ class CtrlC(Callback):
             signal.raise_signal(signal.SIGINT)
 
 
-def test_ctrl_c_in_a_warm_start_leaves_the_previous_network_as_it_was():
+def test_ctrl_c_in_a_warm_start_leaves_the_previous_network_as_it_was(
+    ctrl_c_raises,
+):
     X, y = _data()
     clf = _tiny(warm_start=True).fit(X, y)
     net, proba = clf.net_, clf.predict_proba(X)
